@@ -1,0 +1,1 @@
+"""Data layer: decoding, sampling, transforms and tf.data pipelines."""
