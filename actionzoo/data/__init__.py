@@ -1,1 +1,47 @@
-"""Data layer: decoding, sampling, transforms and tf.data pipelines."""
+"""Data layer: decoding, sampling, transforms and tf.data pipelines.
+
+Everything the models eat comes through here, from real encoded files:
+
+* decoding -- :func:`read_video`, :func:`video_info`, :class:`VideoReader`
+  (PyAV), :func:`read_audio` (PyAV / tensorflow-io), :func:`log_mel_examples`
+  (VGGish), :func:`compute_flow`, :func:`video_flow` (OpenCV, TSN
+  quantisation, disk cache);
+* sampling -- :class:`SegmentSampler`, :class:`DenseClipSampler`,
+  :class:`UniformClipSampler`, :class:`AdaptiveSampler`, :func:`audio_window`;
+* transforms -- :func:`train_transform`, :func:`eval_transform` and the
+  building blocks in :mod:`actionzoo.data.transforms`;
+* pipelines -- :func:`make_dataset` (tf.data), :class:`ClipLoader`,
+  :func:`prepare` / :func:`make_record_dataset` (TFRecord cache);
+* datasets -- :func:`load_ucf101`, :func:`load_hmdb51`,
+  :func:`make_synthetic_dataset`.
+"""
+from .audio import AUDIO_FILE_EXTENSIONS, DEFAULT_SAMPLE_RATE, audio_slice, read_audio, resample_audio
+from .errors import DataError, DecodeError, FrameCountError, SkipLog, SkippedItem
+from .flow import (
+    FLOW_BOUND, FlowCache, compute_flow, dequantize_flow, flip_flow, has_tvl1,
+    motion_magnitude, quantize_flow, read_flow_stacks, stack_flow, video_flow,
+)
+from .loader import MODALITIES, ClipLoader
+from .logmel import log_mel_examples, log_mel_spectrogram, mel_matrix, silence_examples
+from .pipeline import check_files, make_dataset
+from .sampling import (
+    AdaptiveSampler, DenseClipSampler, SegmentSampler, UniformClipSampler, audio_window,
+)
+from .transforms import (
+    CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, Resize,
+    ResizeShortSide, TenCrop, ThreeCrop, eval_transform, train_transform,
+)
+from .video import VideoInfo, VideoReader, read_video, video_info
+
+__all__ = [
+    "AUDIO_FILE_EXTENSIONS", "DEFAULT_SAMPLE_RATE", "FLOW_BOUND", "MODALITIES",
+    "AdaptiveSampler", "CenterCrop", "ClipLoader", "Compose", "DataError", "DecodeError",
+    "DenseClipSampler", "FlowCache", "FrameCountError", "MultiScaleCrop", "RandomCrop",
+    "RandomHorizontalFlip", "Resize", "ResizeShortSide", "SegmentSampler", "SkipLog",
+    "SkippedItem", "TenCrop", "ThreeCrop", "UniformClipSampler", "VideoInfo", "VideoReader",
+    "audio_slice", "audio_window", "check_files", "compute_flow", "dequantize_flow",
+    "eval_transform", "flip_flow", "has_tvl1", "log_mel_examples", "log_mel_spectrogram",
+    "make_dataset", "mel_matrix", "motion_magnitude", "quantize_flow", "read_audio",
+    "read_flow_stacks", "read_video", "resample_audio", "silence_examples", "stack_flow",
+    "train_transform", "video_flow", "video_info",
+]

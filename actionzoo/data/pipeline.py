@@ -1,0 +1,215 @@
+"""tf.data pipelines that stream decoded, sampled and augmented videos.
+
+The dataset holds only file indices; each element is decoded on demand by
+a :class:`~actionzoo.data.loader.ClipLoader` running in ``num_parallel_calls``
+parallel calls (PyAV and OpenCV release the GIL while decoding, resizing
+and computing flow), then batched and prefetched. Memory is therefore
+bounded by the prefetch depth, not by the dataset size.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import DataError, SkipLog
+from .loader import ClipLoader
+
+__all__ = ["ON_ERROR", "make_dataset", "check_files"]
+
+ON_ERROR = ("raise", "skip")
+_SKIPPABLE = (DataError, OSError, ValueError)
+
+
+def _as_paths(paths):
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError("paths must be a sequence of file paths, not a single path")
+    out = [os.fspath(p) for p in np.asarray(paths, dtype=object).reshape(-1)]
+    if not out:
+        raise ValueError("paths is empty")
+    return out
+
+
+def _as_labels(labels, n):
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(f"labels must be 1-D with one label per path ({n}), got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(
+            f"labels must be integer class indices, got dtype {labels.dtype}; "
+            "encode them first (e.g. sklearn.preprocessing.LabelEncoder)"
+        )
+    return labels.astype(np.int64)
+
+
+def check_files(paths, on_error="raise", skip_log=None):
+    """Open every video once, up front, to fail fast on bad files.
+
+    Parameters
+    ----------
+    paths : sequence of str
+    on_error : {"raise", "skip"}
+    skip_log : SkipLog, optional
+        Receives skipped files under ``"skip"``.
+
+    Returns
+    -------
+    list of int
+        Indices of the usable files.
+
+    Raises
+    ------
+    DataError, OSError
+        First bad file, under ``on_error="raise"``.
+
+    Examples
+    --------
+    >>> ok = check_files(["a.avi", "missing.avi"], on_error="skip")  # doctest: +SKIP
+    """
+    from .video import VideoReader
+
+    good = []
+    log = skip_log if skip_log is not None else SkipLog()
+    for i, path in enumerate(_as_paths(paths)):
+        try:
+            VideoReader(path).close()
+            good.append(i)
+        except _SKIPPABLE as exc:
+            if on_error == "raise":
+                raise
+            log.add(i, path, exc)
+    return good
+
+
+def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("rgb",), *,
+                 batch_size=8, shuffle=False, seed=None, on_error="raise", skip_log=None,
+                 num_parallel_calls=None, deterministic=True, prefetch=2,
+                 drop_remainder=False, repeat=False, return_index=False, **loader_kwargs):
+    """Stream videos as a batched ``tf.data.Dataset``.
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        Video files.
+    labels : array-like of int, optional
+        Class index per path. Without labels the elements are features only.
+    sampler : Sampler
+        Temporal sampler, e.g. ``DenseClipSampler(16, stride=2)``.
+    transform : callable, optional
+        Spatial transform, e.g. ``train_transform(112, short_side=128)``.
+    modalities : sequence of {"rgb", "flow", "audio"}, default ("rgb",)
+    batch_size : int, default 8
+    shuffle : bool, default False
+        Shuffle file order (re-shuffled every epoch, from ``seed``).
+    seed : int, optional
+        Makes shuffling, sampling and augmentation repeatable. ``None``
+        draws fresh randomness.
+    on_error : {"raise", "skip"}, default "raise"
+        ``"raise"``: a bad file stops iteration with an error whose message
+        names the file (TensorFlow re-raises the loader's ``DataError`` as
+        ``tf.errors.InvalidArgumentError``). ``"skip"``: the element is
+        dropped, a ``UserWarning`` is emitted and the file is recorded in
+        ``skip_log``.
+    skip_log : SkipLog, optional
+        Where skips are recorded; also available as ``dataset.skip_log``.
+    num_parallel_calls : int, optional
+        Parallel decoders (default ``tf.data.AUTOTUNE``).
+    deterministic : bool, default True
+        Keep element order (and with ``seed``, exact contents) fixed.
+    prefetch : int, default 2
+        Batches prepared ahead.
+    drop_remainder : bool, default False
+    repeat : bool, default False
+        Repeat forever (each pass reshuffles and redraws augmentations).
+    return_index : bool, default False
+        Add the position of each video in ``paths`` as ``"index"`` (useful
+        to align predictions when files are skipped).
+    **loader_kwargs
+        Passed to :class:`~actionzoo.data.loader.ClipLoader` (``frame_size``,
+        ``short_side``, ``flow_length``, ``flow_method``, ``flow_cache``,
+        ``audio_examples``, ``audio_span``, ...).
+
+    Returns
+    -------
+    tf.data.Dataset
+        Elements ``(features, labels)`` (or ``features``). ``features`` is a
+        tensor for a single modality (e.g. ``(B, T, H, W, 3)`` ``uint8`` for
+        ``"rgb"``) and otherwise a dict with keys ``"rgb"``, ``"flow"``,
+        ``"audio"``, ``"has_audio"`` (and ``"index"``). Multi-view samplers
+        or transforms add a view axis after the batch axis.
+
+    Examples
+    --------
+    >>> from actionzoo.data import DenseClipSampler, train_transform
+    >>> ds = make_dataset(paths, labels, DenseClipSampler(16, stride=2),  # doctest: +SKIP
+    ...                   train_transform(112, short_side=128),
+    ...                   batch_size=8, shuffle=True, seed=0)
+    >>> clips, y = next(iter(ds))  # doctest: +SKIP
+    >>> clips.shape, clips.dtype  # doctest: +SKIP
+    (TensorShape([8, 16, 112, 112, 3]), tf.uint8)
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    if sampler is None:
+        raise ValueError("a sampler is required (see actionzoo.data.sampling)")
+    paths = _as_paths(paths)
+    labels = _as_labels(labels, len(paths))
+    loader = ClipLoader(sampler, transform, modalities, **loader_kwargs)
+    spec = loader.output_spec()
+    keys = list(spec)
+    dtypes = [tf.as_dtype(spec[k][1]) for k in keys]
+    log = skip_log if skip_log is not None else SkipLog()
+
+    def load(index, element_seed):
+        i = int(index)
+        try:
+            out = loader(paths[i], int(element_seed))
+            arrays = [np.asarray(out[k], dtype=spec[k][1]) for k in keys]
+            for k, a in zip(keys, arrays):
+                if a.shape != spec[k][0]:
+                    raise DataError(paths[i], f"{k} has shape {a.shape}, expected {spec[k][0]}")
+            return (*arrays, np.bool_(True))
+        except _SKIPPABLE as exc:
+            if on_error == "raise":
+                if isinstance(exc, DataError):
+                    raise
+                raise DataError(paths[i], f"{type(exc).__name__}: {exc}") from exc
+            log.add(i, paths[i], exc)
+            return (*[np.zeros(spec[k][0], spec[k][1]) for k in keys], np.bool_(False))
+
+    def tf_load(index, element_seed):
+        results = tf.numpy_function(load, [index, element_seed], dtypes + [tf.bool], stateful=True)
+        features = {k: tf.ensure_shape(r, spec[k][0]) for k, r in zip(keys, results[:-1])}
+        if return_index:
+            features["index"] = index
+        ok = tf.ensure_shape(results[-1], ())
+        return features, index, ok
+
+    n = len(paths)
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((ds, seeds))
+    ds = ds.map(tf_load, num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
+                deterministic=deterministic)
+    ds = ds.filter(lambda features, index, ok: ok)
+    label_table = tf.constant(labels) if labels is not None else None
+    single = len(keys) == 1 and not return_index
+
+    def finish(features, index, ok):
+        x = features[keys[0]] if single else features
+        if label_table is None:
+            return x
+        return x, tf.gather(label_table, index)
+
+    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.prefetch(prefetch)
+    ds.skip_log = log
+    return ds
