@@ -29,8 +29,10 @@ class ResidualInception1D(keras.layers.Layer):
         Temporal kernel sizes of the Inception branches.
     skip_kernel_size : int, default=2
         Temporal kernel size of the skip convolution.
-    use_bias : bool, default=True
-        Whether the convolutions have a bias (before batch normalisation).
+    use_bias : bool, default=False
+        Whether the convolutions have a bias. Every convolution is followed
+        by batch normalisation, which cancels a bias (its gradient is zero
+        in training), hence the default.
     kernel_initializer : str or keras.initializers.Initializer, default="glorot_uniform"
         Initialiser of all convolution kernels.
     kernel_regularizer : str or keras.regularizers.Regularizer, optional
@@ -52,7 +54,7 @@ class ResidualInception1D(keras.layers.Layer):
     """
 
     def __init__(self, filters, kernel_sizes=(2, 3, 4, 5), skip_kernel_size=2,
-                 use_bias=True, kernel_initializer="glorot_uniform",
+                 use_bias=False, kernel_initializer="glorot_uniform",
                  kernel_regularizer=None, bn_momentum=0.99, bn_epsilon=1e-3,
                  **kwargs):
         super().__init__(**kwargs)
