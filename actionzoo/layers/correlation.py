@@ -1,0 +1,209 @@
+"""Learnable groupwise correlation over adjacent video frames (Wang et al., Sec. 3).
+
+The operator is pinned in DESIGN.md::
+
+    out[b, t, i, j, (ky*K + kx)*G + gi] =
+        1/g * sum_{c in group gi} kernel[t, ky, kx, c] * prev[b, t, i, j, c]
+              * x[b, t, i + D*(ky - K//2), j + D*(kx - K//2), c]
+
+with ``prev[t] = x[t-1]`` (``prev[0] = x[0]``) and zero outside the frame.
+
+Three implementations give the same numbers:
+
+- :func:`correlation_ops` — ``keras.ops`` only, any Keras backend;
+- :func:`correlation_xla` — the same graph compiled with XLA
+  (TensorFlow backend; fallback and test reference);
+- the C++ TensorFlow custom op in :mod:`actionzoo.layers._correlation_op`
+  (compiled on first use; float32 on CPU), the default on TensorFlow.
+"""
+import functools
+import logging
+
+import keras
+from keras import ops
+
+logger = logging.getLogger(__name__)
+
+
+def correlation_ops(x, kernel, kernel_size, dilation, group_size):
+    """Correlation from ``keras.ops`` (runs on every Keras backend).
+
+    Loops over the ``K*K`` displacements; each step reads one shifted window
+    of the zero-padded input and reduces it over the channel groups at once,
+    so no stack of ``K*K`` shifted copies is materialised.
+
+    Parameters
+    ----------
+    x : tensor of shape (B, L, H, W, C)
+    kernel : tensor of shape (L, K, K, C) or None
+        ``None`` is the plain (non-learnable) operator, a kernel of ones.
+    kernel_size, dilation, group_size : int
+        ``K``, ``D`` and ``g`` of the formula.
+
+    Returns
+    -------
+    tensor of shape (B, L, H, W, G*K*K)
+    """
+    k, d, g = kernel_size, dilation, group_size
+    dynamic = ops.shape(x)
+    shape = [dynamic[i] if n is None else n for i, n in enumerate(x.shape)]
+    h, w, c = shape[2], shape[3], shape[4]
+    prev = ops.concatenate([x[:, :1], x[:, :-1]], axis=1)
+    r = d * (k // 2)
+    padded = ops.pad(x, [[0, 0], [0, 0], [r, r], [r, r], [0, 0]])
+    grouped = tuple(shape[:4]) + (c // g, g)
+    outs = []
+    for ky in range(k):
+        for kx in range(k):
+            window = padded[:, :, ky * d:ky * d + h, kx * d:kx * d + w, :]
+            prod = prev * window
+            if kernel is not None:
+                prod = prod * kernel[None, :, None, None, ky, kx, :]
+            outs.append(ops.mean(ops.reshape(prod, grouped), axis=-1))
+    return ops.concatenate(outs, axis=-1)
+
+
+@functools.lru_cache(maxsize=None)
+def _xla_function(kernel_size, dilation, group_size, learnable):
+    import tensorflow as tf
+
+    if learnable:
+        def fn(x, kernel):
+            return correlation_ops(x, kernel, kernel_size, dilation, group_size)
+    else:
+        def fn(x):
+            return correlation_ops(x, None, kernel_size, dilation, group_size)
+    return tf.function(fn, jit_compile=True)
+
+
+def correlation_xla(x, kernel, kernel_size, dilation, group_size):
+    """:func:`correlation_ops` compiled with XLA ``jit_compile`` (TensorFlow)."""
+    fn = _xla_function(kernel_size, dilation, group_size, kernel is not None)
+    return fn(x) if kernel is None else fn(x, kernel)
+
+
+def _in_xla_context():
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    if tf.executing_eagerly():
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def _tensorflow_correlation(x, kernel, kernel_size, dilation, group_size):
+    """Pick the fastest available TensorFlow implementation."""
+    from actionzoo.layers import _correlation_op
+
+    if (x.dtype == "float32" and not _in_xla_context()
+            and _correlation_op.available()):
+        return _correlation_op.correlation(x, kernel, kernel_size, dilation, group_size)
+    if _in_xla_context():  # already inside an XLA cluster: inline the graph
+        return correlation_ops(x, kernel, kernel_size, dilation, group_size)
+    return correlation_xla(x, kernel, kernel_size, dilation, group_size)
+
+
+@keras.saving.register_keras_serializable(package="actionzoo")
+class Correlation(keras.layers.Layer):
+    """Learnable groupwise correlation of each frame with the previous one.
+
+    For input ``x`` of shape ``(B, L, H, W, C)`` every pixel of frame ``t``
+    is matched against a ``K x K`` neighbourhood (dilation ``D``) of the
+    same pixel in frame ``t - 1`` (frame 0 is matched with itself). Channels
+    are split into ``G = C / group_size`` groups; each group gives one
+    weighted, ``1/g``-normalised dot product per displacement, so the output
+    has ``G*K*K`` channels ordered ``(ky*K + kx)*G + gi``. With ``learnable``
+    the per-frame, per-displacement channel weights ``kernel`` of shape
+    ``(L, K, K, C)`` are trained (initialised to ones, the plain operator).
+
+    On the TensorFlow backend float32 inputs on CPU use a C++ custom op
+    compiled on first use (see :mod:`actionzoo.layers._correlation_op`);
+    otherwise the computation is the XLA-compiled ``keras.ops`` graph, and on
+    other backends plain ``keras.ops``. All give the same numbers.
+
+    Parameters
+    ----------
+    kernel_size : int, default=7
+        Neighbourhood size ``K`` (odd, >= 1).
+    dilation : int, default=2
+        Displacement step ``D`` (>= 1).
+    group_size : int, default=32
+        Channels per group ``g``; the input channels must be divisible by it.
+    learnable : bool, default=True
+        Whether the layer has the trainable ``kernel``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = Correlation(kernel_size=3, dilation=1, group_size=4)
+    >>> x = np.ones((1, 2, 5, 5, 8), "float32")
+    >>> y = np.asarray(layer(x))
+    >>> y.shape
+    (1, 2, 5, 5, 18)
+    >>> float(y[0, 0, 2, 2, 0]), float(y[0, 0, 0, 0, 0])  # inside / off the frame
+    (1.0, 0.0)
+    """
+
+    def __init__(self, kernel_size=7, dilation=2, group_size=32, learnable=True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("kernel_size", kernel_size), ("dilation", dilation),
+                            ("group_size", group_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if not isinstance(learnable, bool):
+            raise ValueError(f"learnable must be a bool, got {learnable!r}")
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.group_size = group_size
+        self.learnable = learnable
+        self.kernel = None
+
+    def _check_shape(self, input_shape):
+        if len(input_shape) != 5:
+            raise ValueError(
+                f"Correlation expects input (batch, L, H, W, C), got shape {input_shape}")
+        length, channels = input_shape[1], input_shape[-1]
+        if length is None or channels is None:
+            raise ValueError(
+                f"Correlation needs a known clip length L and channels C, got {input_shape}")
+        if channels % self.group_size:
+            raise ValueError(
+                f"input channels C={channels} are not divisible by "
+                f"group_size={self.group_size}")
+        return length, channels
+
+    def build(self, input_shape):
+        length, channels = self._check_shape(input_shape)
+        if self.learnable:
+            k = self.kernel_size
+            self.kernel = self.add_weight(
+                name="kernel", shape=(length, k, k, channels), initializer="ones")
+
+    def call(self, inputs):
+        if self.learnable and inputs.shape[1] != self.kernel.shape[0]:
+            raise ValueError(
+                f"input clip length L={inputs.shape[1]} does not match the kernel's "
+                f"L={self.kernel.shape[0]} (kernel shape {tuple(self.kernel.shape)})")
+        kernel = ops.cast(self.kernel, inputs.dtype) if self.learnable else None
+        args = (inputs, kernel, self.kernel_size, self.dilation, self.group_size)
+        if keras.backend.backend() == "tensorflow":
+            return _tensorflow_correlation(*args)
+        return correlation_ops(*args)
+
+    def compute_output_shape(self, input_shape):
+        _, channels = self._check_shape(input_shape)
+        out = channels // self.group_size * self.kernel_size ** 2
+        return tuple(input_shape[:4]) + (out,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "kernel_size": self.kernel_size,
+            "dilation": self.dilation,
+            "group_size": self.group_size,
+            "learnable": self.learnable,
+        })
+        return config

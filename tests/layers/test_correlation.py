@@ -1,0 +1,252 @@
+"""Correlation layer: formula (vs NumPy), implementations agree, layer contract."""
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from actionzoo.layers import _correlation_op
+from actionzoo.layers.correlation import Correlation, correlation_ops, correlation_xla
+from tests.layer_testing import run_layer_test
+
+CONFIGS = [  # (K, D, g, C)
+    (1, 1, 4, 8),
+    (3, 1, 2, 8),
+    (3, 2, 8, 8),
+    (5, 1, 4, 12),
+    (7, 2, 4, 8),
+]
+
+
+def numpy_correlation(x, kernel, k, d, g):
+    """Independent NumPy version of DESIGN.md's formula (explicit bounds, no padding)."""
+    b, length, h, w, c = x.shape
+    groups, r = c // g, k // 2
+    prev = np.concatenate([x[:, :1], x[:, :-1]], axis=1)
+    out = np.zeros((b, length, h, w, k * k * groups), np.float64)
+    for ky in range(k):
+        for kx in range(k):
+            dy, dx = d * (ky - r), d * (kx - r)
+            shifted = np.zeros_like(x, dtype=np.float64)
+            i0, i1 = max(0, -dy), min(h, h - dy)
+            j0, j1 = max(0, -dx), min(w, w - dx)
+            if i0 < i1 and j0 < j1:
+                shifted[:, :, i0:i1, j0:j1] = x[:, :, i0 + dy:i1 + dy, j0 + dx:j1 + dx]
+            prod = prev * shifted
+            if kernel is not None:
+                prod = prod * kernel[None, :, None, None, ky, kx, :]
+            for gi in range(groups):
+                out[..., (ky * k + kx) * groups + gi] = prod[..., gi * g:(gi + 1) * g].sum(-1) / g
+    return out
+
+
+def _data(k, c, seed=0, shape=(2, 3, 9, 10)):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape + (c,)).astype("float32")
+    kernel = rng.normal(size=(shape[1], k, k, c)).astype("float32")
+    return x, kernel
+
+
+def test_numpy_reference_matches_literal_formula():
+    k, d, g, c = 3, 2, 2, 4
+    x, kernel = _data(k, c, shape=(1, 3, 6, 7))
+    ref = numpy_correlation(x, kernel, k, d, g)
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        b, t, i, j = 0, *(int(rng.integers(n)) for n in (3, 6, 7))
+        ky, kx, gi = (int(rng.integers(n)) for n in (k, k, c // g))
+        tp = max(t - 1, 0)
+        ii, jj = i + d * (ky - k // 2), j + d * (kx - k // 2)
+        expected = 0.0
+        if 0 <= ii < 6 and 0 <= jj < 7:
+            for ch in range(gi * g, gi * g + g):
+                expected += kernel[t, ky, kx, ch] * x[b, tp, i, j, ch] * x[b, t, ii, jj, ch]
+            expected /= g
+        np.testing.assert_allclose(ref[b, t, i, j, (ky * k + kx) * (c // g) + gi],
+                                   expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("learnable", [True, False])
+@pytest.mark.parametrize("k,d,g,c", CONFIGS)
+def test_all_paths_match_numpy(k, d, g, c, learnable):
+    x, kernel = _data(k, c)
+    kern = kernel if learnable else None
+    expected = numpy_correlation(x, kern, k, d, g)
+    outputs = {
+        "keras.ops": correlation_ops(tf.constant(x), kern, k, d, g),
+        "xla": correlation_xla(tf.constant(x), None if kern is None else tf.constant(kern),
+                               k, d, g),
+    }
+    layer = Correlation(kernel_size=k, dilation=d, group_size=g, learnable=learnable)
+    layer.build(x.shape)
+    if learnable:
+        layer.kernel.assign(kernel)
+    outputs["layer"] = layer(x)
+    if _correlation_op.available():
+        outputs["c++ op"] = _correlation_op.correlation(x, kern, k, d, g)
+    for name, out in outputs.items():
+        np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
+
+
+def _grads(fn, x, kernel, weights=None):
+    """Gradients of ``sum(fn(x, kernel) * weights)`` (random weights by default)."""
+    x = tf.constant(x)
+    kernel = None if kernel is None else tf.constant(kernel)
+    if weights is None:
+        weights = np.random.default_rng(5).normal(size=fn(x, kernel).shape)
+    weights = tf.constant(np.asarray(weights, "float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        if kernel is not None:
+            tape.watch(kernel)
+        loss = tf.reduce_sum(fn(x, kernel) * weights)
+    return tape.gradient(loss, [x] + ([] if kernel is None else [kernel]))
+
+
+@pytest.mark.skipif(not _correlation_op.available(), reason="C++ op could not be built")
+@pytest.mark.parametrize("learnable", [True, False])
+@pytest.mark.parametrize("k,d,g,c", [(3, 1, 2, 8), (5, 2, 4, 8), (7, 2, 4, 12)])
+def test_custom_op_gradients_match(k, d, g, c, learnable):
+    """C++ op gradients == autodiff of keras.ops (eager) == XLA (smallest K only:
+    XLA compile time grows with K*K)."""
+    x, kernel = _data(k, c, seed=3)
+    kern = kernel if learnable else None
+    ref = _grads(lambda a, w: correlation_ops(a, w, k, d, g), x, kern)
+    others = [_grads(lambda a, w: _correlation_op.correlation(a, w, k, d, g), x, kern)]
+    if k == 3:
+        others.append(_grads(lambda a, w: correlation_xla(a, w, k, d, g), x, kern))
+    assert len(ref) == (2 if learnable else 1)
+    for got in others:
+        assert len(got) == len(ref)
+        for r, gx in zip(ref, got):
+            assert np.abs(np.asarray(r)).max() > 0
+            np.testing.assert_allclose(np.asarray(gx), np.asarray(r), rtol=1e-4, atol=1e-4)
+
+
+def test_input_gradient_matches_finite_difference():
+    k, d, g, c = 3, 1, 2, 4
+    x, kernel = _data(k, c, seed=7, shape=(1, 3, 4, 5))
+    x, kernel = x.astype("float64"), kernel.astype("float64")
+    weights = np.random.default_rng(8).normal(size=numpy_correlation(x, kernel, k, d, g).shape)
+    (gx, gk) = _grads(lambda a, w: correlation_ops(a, w, k, d, g),
+                      x.astype("float32"), kernel.astype("float32"), weights)
+    rng = np.random.default_rng(9)
+    for arr, grad in ((x, gx), (kernel, gk)):
+        for _ in range(8):
+            idx = tuple(int(rng.integers(n)) for n in arr.shape)
+            plus, minus = arr.copy(), arr.copy()
+            plus[idx] += 1e-4
+            minus[idx] -= 1e-4
+            args = lambda a: (a, kernel) if arr is x else (x, a)  # noqa: E731
+            fd = ((numpy_correlation(*args(plus), k, d, g) * weights).sum()
+                  - (numpy_correlation(*args(minus), k, d, g) * weights).sum()) / 2e-4
+            np.testing.assert_allclose(np.asarray(grad)[idx], fd, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("learnable", [True, False])
+def test_layer_contract(learnable):
+    x, _ = _data(3, 8, shape=(2, 4, 6, 6))
+    out = run_layer_test(
+        Correlation,
+        dict(kernel_size=3, dilation=2, group_size=4, learnable=learnable),
+        x,
+        expected_output_shape=(2, 4, 6, 6, 18),
+        expected_num_trainable_weights=1 if learnable else 0,
+    )
+    np.testing.assert_allclose(out, numpy_correlation(x, None, 3, 2, 4), rtol=1e-4, atol=1e-5)
+
+
+def test_kernel_shape_and_default_config():
+    layer = Correlation()
+    assert (layer.kernel_size, layer.dilation, layer.group_size, layer.learnable) == (7, 2, 32, True)
+    layer.build((None, 16, 14, 14, 64))
+    assert tuple(layer.kernel.shape) == (16, 7, 7, 64)
+    assert layer.compute_output_shape((None, 16, 14, 14, 64)) == (None, 16, 14, 14, 98)
+
+
+def test_inside_xla_compiled_model():
+    x, _ = _data(3, 8, shape=(2, 4, 6, 6))
+    inp = keras.Input((4, 6, 6, 8))
+    model = keras.Model(inp, Correlation(3, 1, 4)(inp))
+    model.compile("sgd", "mse", jit_compile=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0),
+                               numpy_correlation(x, None, 3, 1, 4), rtol=1e-4, atol=1e-5)
+    model.fit(x, np.zeros((2, 4, 6, 6, 18), "float32"), verbose=0)
+
+
+def test_falls_back_to_xla_without_custom_op(monkeypatch):
+    x, kernel = _data(3, 8)
+    monkeypatch.setattr(_correlation_op, "available", lambda: False)
+    layer = Correlation(3, 2, 4)
+    layer.build(x.shape)
+    layer.kernel.assign(kernel)
+    np.testing.assert_allclose(np.asarray(layer(x)), numpy_correlation(x, kernel, 3, 2, 4),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_failed_compilation_logs_and_returns_none(tmp_path, monkeypatch, caplog):
+    broken = tmp_path / "broken.cc"
+    broken.write_text("this is not C++\n")
+    monkeypatch.setattr(_correlation_op, "_SOURCE", str(broken))
+    monkeypatch.setenv("ACTIONZOO_CACHE_DIR", str(tmp_path / "cache"))
+    with caplog.at_level(logging.WARNING, logger=_correlation_op.__name__):
+        assert _correlation_op.load.__wrapped__() is None
+    assert "falling back to the XLA" in caplog.text
+    assert not list((tmp_path / "cache").rglob("*.so"))
+
+
+def test_cache_key_depends_on_source(tmp_path, monkeypatch):
+    first = _correlation_op.library_path()
+    other = tmp_path / "other.cc"
+    other.write_text("// different source\n")
+    monkeypatch.setattr(_correlation_op, "_SOURCE", str(other))
+    assert _correlation_op.library_path() != first
+    assert tf.__version__ in first
+
+
+@pytest.mark.parametrize("kwargs,shape,match", [
+    (dict(group_size=3), (1, 2, 5, 5, 8), "not divisible by group_size"),
+    (dict(kernel_size=4), None, "odd"),
+    (dict(dilation=0), None, "positive int"),
+    (dict(learnable="yes"), None, "bool"),
+    (dict(), (1, 5, 5, 8), "\\(batch, L, H, W, C\\)"),
+])
+def test_bad_arguments(kwargs, shape, match):
+    base = dict(kernel_size=3, dilation=1, group_size=4)
+    with pytest.raises(ValueError, match=match):
+        layer = Correlation(**{**base, **kwargs})
+        layer.build(shape)
+
+
+def test_clip_length_mismatch():
+    layer = Correlation(3, 1, 4)
+    layer.build((None, 4, 5, 5, 8))
+    with pytest.raises(ValueError, match="clip length L=3 does not match"):
+        layer(np.zeros((1, 3, 5, 5, 8), "float32"))
+
+
+def test_numpy_backend_matches(tmp_path):
+    """The keras.ops path on another Keras backend gives the same numbers."""
+    pytest.importorskip("jax", reason="Keras' numpy backend needs jax installed")
+    x, kernel = _data(3, 8, shape=(1, 3, 5, 6))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "k.npy", kernel)
+    script = textwrap.dedent(f"""
+        import numpy as np, keras
+        from actionzoo.layers.correlation import Correlation
+        assert keras.backend.backend() == "numpy"
+        x = np.load(r"{tmp_path / 'x.npy'}"); k = np.load(r"{tmp_path / 'k.npy'}")
+        layer = Correlation(3, 2, 4); layer.build(x.shape); layer.kernel.assign(k)
+        np.save(r"{tmp_path / 'out.npy'}", np.asarray(layer(x)))
+    """)
+    env = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
+                               numpy_correlation(x, kernel, 3, 2, 4), rtol=1e-4, atol=1e-5)
