@@ -1,0 +1,65 @@
+"""Frame/clip correspondence network: structure, frozen teacher, trainable shared student."""
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from actionzoo.models.knowledge_transfer import frame_clip_correspondence
+from actionzoo.models.resnet3d import resnet3d
+
+
+def _teacher(size=16):
+    inp = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(4, 3, name="t_conv")(inp)
+    x = keras.layers.BatchNormalization(name="t_bn")(x)
+    return keras.Model(inp, keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x)), name="teacher2d")
+
+
+def _student(t=4, size=16, stc=True):
+    return resnet3d(depth=18, stc=stc, clip_length=t, input_size=size, width=0.125, include_top=False)
+
+
+def _data(n=4, t=4, size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(n, t, size, size, 3)).astype("float32") for _ in range(2)]
+
+
+def test_structure_follows_the_paper_head():
+    model = frame_clip_correspondence(_teacher(), _student(), feature_units=32)
+    assert [tuple(t.shape) for t in model.inputs] == [(None, 4, 16, 16, 3)] * 2
+    assert tuple(model.output.shape) == (None, 2)
+    assert [model.get_layer(n).units for n in ("teacher_fc", "student_fc", "fc1", "fc2", "match")] == \
+        [32, 32, 512, 128, 2]
+    assert model.get_layer("concat").output.shape[-1] == 64
+
+
+def test_teacher_features_are_averaged_over_frames():
+    model = frame_clip_correspondence(_teacher(), _student(), n_frames=3, feature_units=None)
+    frames, clip = _data()
+    frames = frames[:, :3]
+    out = ops.convert_to_numpy(model([frames, clip]))
+    out_perm = ops.convert_to_numpy(model([frames[:, ::-1], clip]))
+    np.testing.assert_allclose(out, out_perm, rtol=1e-5, atol=1e-6)
+    other = frames.copy()
+    other[:, 1] += 1.0
+    assert not np.allclose(ops.convert_to_numpy(model([other, clip])), out, atol=1e-6)
+
+
+def test_training_updates_the_student_only():
+    teacher, student = _teacher(), _student()
+    model = frame_clip_correspondence(teacher, student, feature_units=16, hidden_units=(8,))
+    teacher_before = [w.numpy().copy() for w in teacher.weights]  # incl. BN moving statistics
+    student_before = [w.numpy().copy() for w in student.trainable_weights]
+    model.compile(optimizer=keras.optimizers.SGD(0.05), run_eagerly=True,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(_data(), np.array([1, 0, 1, 0]), epochs=1, verbose=0)
+    for before, w in zip(teacher_before, teacher.weights):
+        np.testing.assert_array_equal(before, w.numpy())
+    changed = [not np.allclose(b, w.numpy()) for b, w in zip(student_before, student.trainable_weights)]
+    assert sum(changed) > len(changed) // 2
+
+
+def test_models_must_output_vectors():
+    with pytest.raises(ValueError, match="student must output a feature vector"):
+        full = _student()
+        frame_clip_correspondence(_teacher(), keras.Model(full.input, full.get_layer("conv5_block2_out").output))
