@@ -1,0 +1,219 @@
+"""tf.data pipelines over real encoded files: content, determinism, modalities, bad input."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from actionzoo.data import (
+    AdaptiveSampler, ClipLoader, Compose, DenseClipSampler, RandomHorizontalFlip, SegmentSampler,
+    SkipLog, UniformClipSampler, check_files, dequantize_flow, eval_transform, make_dataset,
+    train_transform, DataError,
+)
+from actionzoo.data.encode import write_video
+from tests.data.media import decode_indices, tone
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def videos(make_video):
+    paths = [
+        make_video("a.avi", n=30, audio=True),
+        make_video("b.mp4", n=40, audio=False),
+        make_video("c.webm", n=20, audio=True),
+        make_video("d.mkv", n=25, audio=False),
+    ]
+    return paths, np.array([0, 1, 2, 1])
+
+
+def collect(ds):
+    return [tuple(t.numpy() for t in element) if isinstance(element, tuple) else element for element in ds]
+
+
+def test_rgb_clips_contain_the_sampled_frames(videos):
+    paths, labels = videos
+    sampler = DenseClipSampler(8, stride=2, mode="test")
+    ds = make_dataset(paths, labels, sampler, frame_size=(48, 64), batch_size=3)
+    batches = collect(ds)
+    assert [b[0].shape for b in batches] == [(3, 8, 48, 64, 3), (1, 8, 48, 64, 3)]
+    clips = np.concatenate([b[0] for b in batches])
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), labels)
+    assert clips.dtype == np.uint8
+    for clip, n in zip(clips, [30, 40, 20, 25]):
+        np.testing.assert_array_equal(decode_indices(clip), sampler.sample(n)[0])
+
+
+def test_same_seed_same_batches_and_epochs_differ(videos):
+    paths, labels = videos
+
+    def make(seed):
+        return make_dataset(paths, labels, DenseClipSampler(4, mode="train"),
+                            train_transform(32, short_side=40), batch_size=2, shuffle=True, seed=seed)
+
+    ds = make(7)
+    epoch1, epoch2 = collect(ds), collect(ds)
+    again = collect(make(7))
+    for a, b in zip(epoch1, again):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(epoch1, epoch2))
+    assert sorted(np.concatenate([b[1] for b in epoch1]).tolist()) == sorted(labels.tolist())
+
+
+def test_unlabelled_dataset_yields_features_only(videos):
+    paths, _ = videos
+    ds = make_dataset(paths, None, SegmentSampler(3, mode="test"), frame_size=24, batch_size=4)
+    batch = next(iter(ds))
+    assert isinstance(batch, tf.Tensor) and batch.shape == (4, 3, 24, 24, 3)
+
+
+def test_bad_file_raises_error_naming_it(videos, tmp_path):
+    paths, labels = videos
+    bad = tmp_path / "garbage.avi"
+    bad.write_bytes(b"\x00not a video" * 100)
+    ds = make_dataset(paths[:2] + [os.fspath(bad)], [0, 1, 2], DenseClipSampler(4, mode="test"),
+                      frame_size=24, batch_size=1)
+    with pytest.raises(tf.errors.OpError, match="garbage.avi"):
+        collect(ds)
+
+
+def test_skip_warns_records_and_keeps_the_rest(videos, tmp_path):
+    paths, labels = videos
+    bad = tmp_path / "garbage.avi"
+    bad.write_bytes(b"\x00not a video" * 100)
+    missing = os.fspath(tmp_path / "missing.mp4")
+    mixed = [paths[0], os.fspath(bad), paths[1], missing]
+    log = SkipLog()
+    ds = make_dataset(mixed, [0, 1, 2, 3], DenseClipSampler(4, mode="test"), frame_size=24,
+                      batch_size=8, on_error="skip", skip_log=log)
+    with pytest.warns(UserWarning, match="skipping .*(garbage.avi|missing.mp4)"):
+        batches = collect(ds)
+    assert len(batches) == 1 and batches[0][0].shape[0] == 2
+    np.testing.assert_array_equal(batches[0][1], [0, 2])
+    assert [(item.index, os.path.basename(item.path)) for item in log] == [(1, "garbage.avi"), (3, "missing.mp4")]
+    assert ds.skip_log is log
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        collect(ds)  # second epoch: the log already has them, no duplicates
+    assert len(log) == 2
+
+
+def test_all_modalities_with_audio_flag(videos):
+    paths, labels = videos
+    ds = make_dataset(paths, labels, SegmentSampler(3, mode="test"), eval_transform(32, 40),
+                      modalities=("rgb", "flow", "audio"), flow_length=2, flow_method="farneback",
+                      audio_examples=2, batch_size=4)
+    features, y = next(iter(ds))
+    assert features["rgb"].shape == (4, 3, 32, 32, 3)
+    assert features["flow"].shape == (4, 3, 32, 32, 4) and features["flow"].dtype == tf.uint8
+    assert features["audio"].shape == (4, 2, 96, 64) and features["audio"].dtype == tf.float32
+    assert features["has_audio"].numpy().tolist() == [True, False, True, False]
+    silent = features["audio"].numpy()[1]
+    np.testing.assert_allclose(silent, np.log(0.01))
+    assert features["audio"].numpy()[0].max() > np.log(0.01) + 1
+
+
+def moving_square_video(tmp_path, name="square.avi", n=16):
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (16, 16, 3)).astype(np.uint8)
+    frames = np.full((n, 64, 64, 3), 90, np.uint8)
+    for t in range(n):
+        frames[t, 24:40, 8 + 2 * t:24 + 2 * t] = texture
+    return write_video(os.fspath(tmp_path / name), frames, bit_rate=4_000_000)
+
+
+def test_flip_mirrors_rgb_and_negates_flow_together(tmp_path):
+    path = moving_square_video(tmp_path)
+    sampler = DenseClipSampler(4, mode="test")
+    common = dict(modalities=("rgb", "flow"), flow_length=1, flow_method="farneback", batch_size=1)
+    plain = next(iter(make_dataset([path], None, sampler, frame_size=64, **common)))
+    flipped = next(iter(make_dataset([path], None, sampler, Compose([RandomHorizontalFlip(1.0)]),
+                                     frame_size=64, **common)))
+    np.testing.assert_array_equal(flipped["rgb"].numpy(), plain["rgb"].numpy()[:, :, :, ::-1])
+    fx_plain = dequantize_flow(plain["flow"].numpy()[0, :, 28:36, 20:30, 0])
+    fx_flip = dequantize_flow(flipped["flow"].numpy()[0, :, 28:36, 34:44, 0])
+    assert fx_plain.mean() > 1.0 and fx_flip.mean() < -1.0
+
+
+def test_audio_windows_follow_the_sampled_clips(tmp_path):
+    n, fps, sr = 100, 25, 22050
+    audio = np.concatenate([tone(2.0, freq=500.0, sr=sr), tone(2.0, freq=3000.0, sr=sr)])
+    frames = np.zeros((n, 48, 64, 3), np.uint8)
+    path = write_video(os.fspath(tmp_path / "two_tones.mp4"), frames, fps, audio=audio, sample_rate=sr)
+    loader = ClipLoader(UniformClipSampler(8, num_clips=2), modalities=("audio",), audio_examples=1)
+    out = loader(path)
+    assert out["audio"].shape == (2, 1, 96, 64) and out["has_audio"]
+    bands = out["audio"].mean(axis=(1, 2)).argmax(axis=-1)
+    assert bands[0] < bands[1]  # first clip hears 500 Hz, last clip 3 kHz
+    first_start, first_end = (out["indices"][0, 0]) / fps, (out["indices"][0, -1] + 1) / fps
+    assert first_end <= 2.0 and first_start < 1.0
+
+
+def test_lying_header_falls_back_to_decoded_count(make_video, tmp_path):
+    full = make_video("full.avi", n=60, audio=False)
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(open(full, "rb").read()[: int(os.path.getsize(full) * 0.7)])
+    sampler = DenseClipSampler(8, mode="test")
+    loader = ClipLoader(sampler, frame_size=(48, 64))
+    out = loader(os.fspath(cut))
+    decoded = int(out["indices"].max()) + 1
+    assert decoded < 60
+    np.testing.assert_array_equal(decode_indices(out["rgb"]), out["indices"][0])
+
+
+def test_multi_view_test_batches(videos):
+    paths, labels = videos
+    ds = make_dataset(paths[:2], labels[:2], UniformClipSampler(4, num_clips=3),
+                      eval_transform(32, 40, crops=3), batch_size=2)
+    clips, y = next(iter(ds))
+    assert clips.shape == (2, 9, 4, 32, 32, 3)
+
+
+def test_short_videos_loop_in_the_pipeline(make_video):
+    path = make_video("short.mp4", n=5, audio=False)
+    clip = ClipLoader(DenseClipSampler(8, mode="test"), frame_size=(48, 64))(path)["rgb"]
+    np.testing.assert_array_equal(decode_indices(clip), [0, 1, 2, 3, 4, 0, 1, 2])
+
+
+def test_adaptive_sampler_in_pipeline(tmp_path):
+    frames = np.full((40, 64, 64, 3), 90, np.uint8)
+    texture = np.random.default_rng(0).integers(0, 255, (16, 16, 3)).astype(np.uint8)
+    for t in range(40):
+        x = 8 if t < 20 else 8 + 2 * (t - 20)  # still, then moving
+        frames[t, 24:40, x:x + 16] = texture
+    path = write_video(os.fspath(tmp_path / "late_motion.avi"), frames, bit_rate=4_000_000)
+    loader = ClipLoader(AdaptiveSampler(num_samples=8, num_segments=2), frame_size=32,
+                        flow_method="farneback")
+    idx = loader(path)["indices"][0]
+    assert (idx >= 20).sum() >= 6
+
+
+def test_argument_validation(videos):
+    paths, _ = videos
+    sampler = DenseClipSampler(4)
+    with pytest.raises(TypeError, match="LabelEncoder"):
+        make_dataset(paths, ["a", "b", "c", "d"], sampler, frame_size=24)
+    with pytest.raises(ValueError, match="one label per path"):
+        make_dataset(paths, [0, 1], sampler, frame_size=24)
+    with pytest.raises(ValueError, match="on_error"):
+        make_dataset(paths, None, sampler, frame_size=24, on_error="ignore")
+    with pytest.raises(ValueError, match="modalities"):
+        make_dataset(paths, None, sampler, frame_size=24, modalities=("depth",))
+    with pytest.raises(ValueError, match="frame_size"):
+        make_dataset(paths, None, sampler)
+    with pytest.raises(TypeError, match="single path"):
+        make_dataset(paths[0], None, sampler, frame_size=24)
+
+
+def test_check_files_fails_fast_or_skips(videos, tmp_path):
+    paths, _ = videos
+    missing = os.fspath(tmp_path / "missing.avi")
+    with pytest.raises(FileNotFoundError, match="missing.avi"):
+        check_files(paths + [missing])
+    log = SkipLog()
+    with pytest.warns(UserWarning, match="missing.avi"):
+        assert check_files(paths + [missing], on_error="skip", skip_log=log) == [0, 1, 2, 3]
+    assert len(log) == 1
+    assert issubclass(DataError, ValueError)
