@@ -1,0 +1,115 @@
+"""correlation_net builder: structure per paper Table 2 / Sec. 6.1, shapes, training."""
+import os
+import tempfile
+
+import keras
+import numpy as np
+import pytest
+
+from actionzoo.layers.correlation import Correlation
+from actionzoo.models.correlation_net import correlation_net
+
+TINY = dict(clip_length=4, input_size=32, num_classes=3, width=0.125, group_size=8)
+
+
+def _layers(model, cls):
+    return [layer for layer in model.layers if isinstance(layer, cls)]
+
+
+def _temporal_convs(model):
+    return [layer for layer in _layers(model, keras.layers.Conv3D)
+            if tuple(layer.kernel_size) == (3, 1, 1)]
+
+
+@pytest.mark.parametrize("variant,n_corr,n_temporal,conv1", [
+    ("corrnet", 3, 6, 4), ("r2plus1d", 0, 8, 8), ("r2d", 0, 0, 8)])
+def test_structure_depth26(variant, n_corr, n_temporal, conv1):
+    model = correlation_net(26, variant, **TINY)
+    assert len(_layers(model, Correlation)) == n_corr
+    assert len(_temporal_convs(model)) == n_temporal
+    assert model.get_layer("conv1_conv").filters == conv1  # 32 vs 64 at width 1/8
+    assert tuple(model.output.shape) == (None, 3)
+    assert tuple(model.get_layer("embedding").output.shape) == (None, 256)
+    # Table 2 output sizes: res2 L x S/4, res3 L x S/8, res4 L/2 x S/16, res5 L/4 x S/32
+    sizes = [tuple(model.get_layer(f"res{s}_block2_out").output.shape[1:4]) for s in (2, 3, 4, 5)]
+    assert sizes == [(4, 8, 8), (4, 4, 4), (2, 2, 2), (1, 1, 1)]
+
+
+def test_r2d_strides_time_with_max_pool():
+    model = correlation_net(26, "r2d", **TINY)
+    pools = [layer.name for layer in _layers(model, keras.layers.MaxPooling3D)]
+    assert pools == ["res4_block1_2t_pool", "res5_block1_2t_pool"]
+
+
+def test_correlation_block_placement():
+    model = correlation_net(26, "corrnet", **TINY)
+    corr = {layer.name: tuple(layer.input.shape[1:]) for layer in _layers(model, Correlation)}
+    # reduced to the stage width (64, 128, 256 at width 1) after res2, res3, res4
+    assert corr == {"corr2_correlation": (4, 8, 8, 8), "corr3_correlation": (4, 4, 4, 16),
+                    "corr4_correlation": (2, 2, 2, 32)}
+    names = [layer.name for layer in model.layers]
+    assert names.index("res2_block2_out") < names.index("corr2_correlation") \
+        < names.index("res3_block1_1_conv")
+    layer = model.get_layer("corr2_correlation")
+    assert (layer.kernel_size, layer.dilation, layer.group_size) == (7, 2, 8)
+    assert tuple(layer.kernel.shape) == (4, 7, 7, 8)
+
+
+@pytest.mark.parametrize("depth,n_blocks,n_corr", [(50, (3, 4, 6, 3), 3), (101, (3, 4, 23, 3), 4)])
+def test_deeper_models(depth, n_blocks, n_corr):
+    model = correlation_net(depth, "corrnet", **TINY)
+    for stage, n in zip((2, 3, 4, 5), n_blocks):
+        model.get_layer(f"res{stage}_block{n}_out")
+        with pytest.raises(ValueError):
+            model.get_layer(f"res{stage}_block{n + 1}_out")
+    assert len(_layers(model, Correlation)) == n_corr
+    if depth == 101:
+        names = [layer.name for layer in model.layers]
+        mid = names.index("corr4_mid_correlation")
+        assert names.index("res4_block11_out") < mid < names.index("res4_block12_1_conv")
+
+
+def test_concat_block_keeps_width():
+    model = correlation_net(26, "corrnet", block="concat", kernel_size=3, **TINY)
+    for stage, width, corr in ((2, 32, 9), (3, 64, 18), (4, 128, 36)):
+        assert model.get_layer(f"corr{stage}_concat").output.shape[-1] == width
+        assert model.get_layer(f"corr{stage}_correlation").output.shape[-1] == corr
+    with pytest.raises(ValueError, match="narrower than the block input"):
+        correlation_net(26, "corrnet", block="concat", kernel_size=7, **TINY)
+    assert not [layer for layer in model.layers if layer.name.startswith("corr2_add")]
+
+
+def test_training_step_updates_correlation_kernel():
+    model = correlation_net(26, "corrnet", **TINY)
+    model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(True),
+                  run_eagerly=True)  # graph tracing costs ~15 s here
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(2, 4, 32, 32, 3)).astype("float32")
+    y = np.array([0, 2])
+    kernel = model.get_layer("corr3_correlation").kernel
+    before = np.array(kernel)
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert not np.allclose(np.array(kernel), before)
+    assert model.predict(x, verbose=0).shape == (2, 3)
+
+
+def test_save_and_load_roundtrip():
+    model = correlation_net(26, "corrnet", **TINY)
+    x = np.random.default_rng(1).uniform(size=(1, 4, 32, 32, 3)).astype("float32")
+    expected = np.asarray(model(x))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.keras")
+        model.save(path)
+        revived = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(revived(x)), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(depth=34), "depth"), (dict(variant="r3d"), "variant"),
+    (dict(block="avg"), "block"), (dict(group_size=32), "group_size=32 must divide"),
+    (dict(clip_length=0), "clip_length"), (dict(width=0), "width"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        correlation_net(**{**TINY, **kwargs})
