@@ -74,3 +74,14 @@ def test_trains_one_step_with_attention():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sequence_classifier(4, 2, **kwargs)
+
+
+def test_saving_round_trip_with_attention(tmp_path):
+    model = sequence_classifier(4, 3, rnn="bilstm", units=3, attention=True)
+    x = np.random.default_rng(3).normal(size=(2, 5, 4)).astype("float32")
+    x[0, 3:] = 0.0
+    expected = np.asarray(model(x, training=False))
+    model.save(tmp_path / "seq.keras")
+    revived = keras.saving.load_model(tmp_path / "seq.keras")
+    np.testing.assert_allclose(np.asarray(revived(x, training=False)), expected,
+                               rtol=1e-5, atol=1e-6)
