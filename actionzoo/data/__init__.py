@@ -15,6 +15,8 @@ Everything the models eat comes through here, from real encoded files:
 * datasets -- :func:`load_ucf101`, :func:`load_hmdb51`,
   :func:`make_synthetic_dataset`.
 """
+from .datasets import VideoSplit, load_hmdb51, load_ucf101
+from .encode import write_video
 from .audio import AUDIO_FILE_EXTENSIONS, DEFAULT_SAMPLE_RATE, audio_slice, read_audio, resample_audio
 from .errors import DataError, DecodeError, FrameCountError, SkipLog, SkippedItem
 from .flow import (
@@ -31,6 +33,7 @@ from .transforms import (
     CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, Resize,
     ResizeShortSide, TenCrop, ThreeCrop, eval_transform, train_transform,
 )
+from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 from .video import VideoInfo, VideoReader, read_video, video_info
 
 __all__ = [
@@ -44,4 +47,6 @@ __all__ = [
     "make_dataset", "mel_matrix", "motion_magnitude", "quantize_flow", "read_audio",
     "read_flow_stacks", "read_video", "resample_audio", "silence_examples", "stack_flow",
     "train_transform", "video_flow", "video_info",
+    "VideoSplit", "load_ucf101", "load_hmdb51", "write_video",
+    "SYNTHETIC_CLASSES", "make_synthetic_dataset",
 ]
