@@ -1,6 +1,10 @@
 """Spatio-temporal channel correlation block (Diba et al., Sec. 3.1)."""
+import math
+
 import keras
 from keras import ops
+
+from actionzoo.flops import register_flops
 
 _BRANCHES = ("temporal", "spatial")
 
@@ -118,11 +122,12 @@ class STCBlock(keras.layers.Layer):
     def call(self, x):
         t = x.shape[1]
         self._check_t(t)
+        z_hw = ops.mean(x, axis=(2, 3))  # (B, T, C): one pass over x serves both squeezes
         scales = []
-        if "temporal" in self.branches:
-            scales.append(self._excite(ops.mean(x, axis=(1, 2, 3)), *self.tcb))
+        if "temporal" in self.branches:  # mean over T of equal-size frame means = mean over (T, H, W)
+            scales.append(self._excite(ops.mean(z_hw, axis=1), *self.tcb))
         if "spatial" in self.branches:
-            z = ops.reshape(ops.mean(x, axis=(2, 3)), (-1, self.clip_length * self.channels))
+            z = ops.reshape(z_hw, (-1, self.clip_length * self.channels))
             scales.append(self._excite(z, *self.scb))
         scale = scales[0] if len(scales) == 1 else (scales[0] + scales[1]) / 2.0
         return x * ops.cast(scale[:, None, None, None, :], x.dtype)
@@ -137,3 +142,19 @@ class STCBlock(keras.layers.Layer):
         config.update({"reduction": self.reduction, "branches": self.branches,
                        "use_bias": self.use_bias})
         return config
+
+
+@register_flops(STCBlock)
+def _stc_block_flops(layer, input_shapes, output_shapes):
+    """Multiply-adds of one sample, in :mod:`actionzoo.flops`' convention.
+
+    The squeeze is one spatial mean shared by both branches (input elements
+    ``T*H*W*C``, like a global pooling) plus, for TCB, a mean over ``T``
+    (``T*C``); the FC layers cost their kernel sizes (TCB ``2*C*C/r``, SCB
+    ``T*C*T*C/r + T*C/r*C``); the sigmoid and the channel rescale are
+    element-wise and count 0, like activations and ``Multiply``.
+    """
+    t, _, _, c = input_shapes[0]
+    pooling = math.prod(input_shapes[0]) + (t * c if "temporal" in layer.branches else 0)
+    fc = sum(math.prod(w.shape) for w in layer.weights if len(w.shape) == 2)
+    return pooling + fc

@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from actionzoo.flops import register_flops
+
 
 @keras.saving.register_keras_serializable(package="actionzoo")
 class ZeroPadShortcut(keras.layers.Layer):
@@ -65,3 +67,7 @@ class ZeroPadShortcut(keras.layers.Layer):
         config = super().get_config()
         config.update({"filters": self.filters, "strides": self.strides})
         return config
+
+
+# Subsampling and zero channels: data movement, free like ZeroPadding3D.
+register_flops(ZeroPadShortcut)(lambda layer, input_shapes, output_shapes: 0)

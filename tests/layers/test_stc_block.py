@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from actionzoo.flops import count_flops
 from actionzoo.layers.stc_block import STCBlock
 from tests.layer_testing import run_layer_test
 
@@ -149,3 +150,13 @@ def test_spatial_branch_needs_static_clip_length():
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         STCBlock(**kwargs)
+
+
+@pytest.mark.parametrize("branches, expected", [
+    # shared (H, W) mean T*H*W*C = 480, TCB's T-mean T*C = 32;
+    # TCB FCs 8*4 + 4*8 = 64; SCB FCs 32*16 + 16*8 = 640 (r = 2)
+    (("temporal",), 480 + 32 + 64), (("spatial",), 480 + 640), (("temporal", "spatial"), 480 + 32 + 704),
+])
+def test_flop_count_rule(branches, expected):
+    inp = keras.Input(SHAPE[1:])
+    assert count_flops(keras.Model(inp, STCBlock(reduction=2, branches=branches)(inp))) == expected
