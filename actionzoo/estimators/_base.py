@@ -1,0 +1,309 @@
+"""Shared scikit-learn machinery of every actionzoo estimator.
+
+``ClassifierBase``
+    label encoding of any hashable labels into ``classes_``, ``predict`` from
+    ``predict_proba``, accuracy ``score`` that refuses labels never seen in
+    ``fit``.
+``KerasClassifierBase``
+    the Keras side: parameter validation, seeding through
+    ``keras.utils.set_random_seed``, optimizer/callbacks/class-weight
+    handling, a fit loop with progress bar, ``warm_start``, release of the
+    previous Keras session state, and pickling with the model saved as bytes.
+
+Subclasses implement four hooks: ``_check_X`` (validate and convert X),
+``_build_model`` (the Keras graph), ``_training_batches`` (what ``fit``
+iterates) and ``_predict_logits`` / ``_embed`` (inference).
+"""
+import copy
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
+
+from actionzoo.estimators._progress import EpochProgressBar, keras_verbosity
+from actionzoo.estimators._serialization import deserialize_models, serialize_models
+
+OPTIMIZERS = {
+    "sgd": keras.optimizers.SGD,
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "rmsprop": keras.optimizers.RMSprop,
+    "nadam": keras.optimizers.Nadam,
+}
+
+
+def softmax(logits):
+    """Row-wise softmax in float64 (rows sum to 1 to machine precision)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class ClassifierBase(ClassifierMixin, BaseEstimator):
+    """Label handling shared by every actionzoo classifier."""
+
+    def _encode_labels(self, y, *, reset):
+        """Return ``y`` as indices into ``classes_`` (set when ``reset``)."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, "
+                             "but the target y is None")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if reset:
+            self.classes_, encoded = np.unique(y, return_inverse=True)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes; "
+                    f"y has 1 class: {self.classes_.tolist()}")
+            return encoded.astype("int32")
+        return self._label_indices(y).astype("int32")
+
+    def _label_indices(self, y):
+        y = np.asarray(y)
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels not seen in fit: {unseen[:10].tolist()}; "
+                f"known classes are {self.classes_.tolist()[:20]}")
+        return np.searchsorted(self.classes_, y)
+
+    def predict(self, X):
+        """Predict class labels (elements of ``classes_``) for ``X``."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)`` against ``y``.
+
+        Raises ``ValueError`` when ``y`` holds labels the estimator was not
+        fitted on: it can never predict them, so the accuracy would silently
+        count them as errors.
+        """
+        check_is_fitted(self)
+        y = column_or_1d(y)
+        self._label_indices(y)
+        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+
+
+class KerasClassifierBase(ClassifierBase):
+    """Base of the Keras-backed classifiers.
+
+    Subclasses list these hyper-parameters in their own ``__init__`` (the
+    scikit-learn convention: ``__init__`` only stores its arguments):
+
+    optimizer : {"sgd", "adam", "adamw", "rmsprop", "nadam"} or Optimizer class
+    learning_rate : float or ``keras.optimizers.schedules.LearningRateSchedule``
+    optimizer_kwargs : dict or None
+        Extra optimizer arguments; also settable as ``optimizer__<name>``
+        (``set_params(optimizer__momentum=0.95)``, grid-searchable). ``None``
+        means the estimator's paper defaults (``_default_optimizer_kwargs``).
+    epochs, batch_size : int
+    callbacks : list of ``keras.callbacks.Callback`` or None
+        Copied at every fit, so the arguments are never mutated.
+    validation_fraction : float or None
+        Stratified share of the training data held out as Keras validation
+        data (needed by callbacks that monitor ``val_loss``).
+    class_weight : dict, "balanced" or None
+        Keyed by the original labels; multiplied into ``sample_weight``.
+    warm_start : bool
+        Continue training the fitted model instead of starting anew.
+    random_state : int, RandomState or None
+        Seeds Python, NumPy and the Keras backend (``set_random_seed``) and
+        every random draw of the fit; equal seeds give equal predictions.
+    verbose : int
+        0 silent, 1 a progress bar over epochs, 2 Keras' per-batch bars.
+    """
+
+    _parameter_constraints = {
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"),
+                          HasMethods(["__call__", "get_config"])],
+        "optimizer_kwargs": [dict, None],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # Paper defaults for optimizer arguments, per optimizer name.
+    _default_optimizer_kwargs = {}
+    # Attributes holding Keras models (or dicts of models) when fitted.
+    _keras_attributes = ("model_",)
+    # Inference batch size floor: prediction is cheap per sample.
+    _min_inference_batch_size = 256
+
+    # ----------------------------------------------------------- parameters
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        if deep and isinstance(self.optimizer_kwargs, dict):
+            for key, value in self.optimizer_kwargs.items():
+                params[f"optimizer__{key}"] = value
+        return params
+
+    def set_params(self, **params):
+        routed = {k.split("__", 1)[1]: params.pop(k)
+                  for k in list(params) if k.startswith("optimizer__")}
+        if routed:
+            # A new dict: the caller's optimizer_kwargs object is never mutated.
+            self.optimizer_kwargs = {**(self.optimizer_kwargs or {}), **routed}
+        return super().set_params(**params) if params else self
+
+    # -------------------------------------------------------------- hooks
+    def _check_X(self, X, *, reset):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _build_model(self, inputs, n_classes):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _predict_logits(self, inputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _embed(self, inputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ----------------------------------------------------------- building
+    def _make_optimizer(self):
+        cls = OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
+        if not (isinstance(cls, type) and issubclass(cls, keras.optimizers.Optimizer)):
+            raise TypeError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a "
+                            f"keras.optimizers.Optimizer subclass, got {self.optimizer!r}")
+        defaults = self._default_optimizer_kwargs.get(self.optimizer, {})
+        kwargs = {**defaults, **(self.optimizer_kwargs or {})}
+        try:
+            return cls(learning_rate=copy.deepcopy(self.learning_rate), **kwargs)
+        except TypeError as err:
+            raise ValueError(f"optimizer_kwargs {kwargs} are not accepted by "
+                             f"{cls.__name__}: {err}") from err
+
+    def _seed(self):
+        """An int seed drawn from ``random_state`` (None: a fresh one)."""
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    def _fit_sample_weight(self, y_labels, sample_weight, n_samples):
+        weights = _check_sample_weight(sample_weight, np.empty((n_samples, 0)),
+                                       dtype=np.float32, ensure_non_negative=True)
+        if self.class_weight is not None:
+            weights = weights * compute_sample_weight(self.class_weight, y_labels)
+        if sample_weight is None and self.class_weight is None:
+            return None
+        return weights.astype("float32")
+
+    def _split_validation(self, y, seed):
+        from sklearn.model_selection import train_test_split
+        idx = np.arange(len(y))
+        try:
+            return train_test_split(idx, test_size=self.validation_fraction,
+                                    random_state=seed, stratify=y)
+        except ValueError as err:
+            raise ValueError(f"validation_fraction={self.validation_fraction} cannot "
+                             f"hold out a stratified validation set: {err}") from err
+
+    # --------------------------------------------------------------- fit
+    def _fit_keras(self, X, y, sample_weight=None, initialize=None):
+        """The shared fit loop; subclasses' ``fit`` call it and return self."""
+        self._validate_params()
+        continuing = self.warm_start and hasattr(self, "model_")
+        inputs = self._check_X(X, reset=not continuing)
+        y_enc = self._encode_labels(y, reset=not continuing)
+        y_labels = column_or_1d(y)
+        n_samples = len(y_labels)
+        if _num_samples(inputs) != n_samples:
+            raise ValueError(f"X has {_num_samples(inputs)} samples but y has {n_samples}")
+        if n_samples < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 samples to fit; "
+                             f"got 1 sample")
+        weights = self._fit_sample_weight(y_labels, sample_weight, n_samples)
+
+        seed = self._seed()
+        if continuing:
+            keras.utils.set_random_seed(seed)
+        else:
+            keras.backend.clear_session(free_memory=True)
+            keras.utils.set_random_seed(seed)
+            self.model_ = self._build_model(inputs, len(self.classes_))
+            if initialize is not None:
+                initialize(self.model_)
+            self.model_.compile(
+                optimizer=self._make_optimizer(),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                weighted_metrics=[], metrics=["accuracy"])
+            self.history_ = {}
+
+        validation = None
+        train_idx = np.arange(n_samples)
+        if self.validation_fraction is not None:
+            train_idx, val_idx = self._split_validation(y_enc, seed)
+            validation = self._training_batches(
+                _take(inputs, val_idx), y_enc[val_idx],
+                None if weights is None else weights[val_idx], seed, shuffle=False)
+        batches = self._training_batches(
+            _take(inputs, train_idx), y_enc[train_idx],
+            None if weights is None else weights[train_idx], seed)
+
+        callbacks = copy.deepcopy(self.callbacks) or []
+        if self.verbose == 1:
+            callbacks.append(EpochProgressBar(self.epochs, type(self).__name__))
+        history = self.model_.fit(batches, epochs=self.epochs, validation_data=validation,
+                                  callbacks=callbacks, verbose=keras_verbosity(self.verbose))
+        for key, values in history.history.items():
+            self.history_.setdefault(key, []).extend(float(v) for v in values)
+        return self
+
+    # ---------------------------------------------------------- inference
+    def _inference_batch_size(self):
+        return max(self.batch_size, self._min_inference_batch_size)
+
+    def _run_model(self, model, inputs):
+        """``model`` on in-memory inputs in eager batches, as a float32 array.
+
+        Eager calls avoid tracing a new ``tf.function`` for every (small)
+        fitted model, which ``model.predict`` would do.
+        """
+        arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        step = self._inference_batch_size()
+        outputs = []
+        for start in range(0, len(arrays[0]), step):
+            batch = [x[start:start + step] for x in arrays]
+            out = model(batch if len(batch) > 1 else batch[0], training=False)
+            outputs.append(keras.ops.convert_to_numpy(out))
+        return np.concatenate(outputs, axis=0)
+
+    # ----------------------------------------------------------- pickling
+    def __getstate__(self):
+        # object.__getstate__ returns __dict__ itself: copy before replacing.
+        state = dict(super().__getstate__())
+        for name in self._keras_attributes:
+            if name in state:
+                state[name] = serialize_models(state[name])
+        return state
+
+    def __setstate__(self, state):
+        for name in self._keras_attributes:
+            if name in state:
+                state[name] = deserialize_models(state[name])
+        super().__setstate__(state)
+
+
+def _num_samples(inputs):
+    return len(inputs[0]) if isinstance(inputs, (list, tuple)) else len(inputs)
+
+
+def _take(inputs, idx):
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(x[idx] for x in inputs)
+    return inputs[idx]
