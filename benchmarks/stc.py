@@ -1,9 +1,10 @@
 """Forward time of STC-ResNet-18 vs ResNet-18 (Hara et al. 3D ResNet) in one run.
 
-Prints the median forward time of each network on the same random clips,
+Prints the median and minimum forward time of each network on the same random clips,
 the time overhead ratio, and next to it the multiply-add ("FLOP") and
 parameter ratios from ``actionzoo.flops``. The two models are timed in
-alternation so background load affects both alike.
+alternation (ABBA order) so background load affects both alike; on a busy
+machine the minimum is the steadier estimate.
 
     python benchmarks/stc.py                     # 16x112x112, batch 1
     python benchmarks/stc.py --batch-size 8 --repeats 20
@@ -49,22 +50,24 @@ def main(argv=None):
     for f in forwards.values():  # trace and warm up
         f(clips).numpy()
     times = {k: [] for k in models}
-    for _ in range(args.repeats):
-        for k, f in forwards.items():
+    for i in range(args.repeats):
+        for k in (("plain", "stc") if i % 2 == 0 else ("stc", "plain")):  # ABBA order
+            f = forwards[k]
             start = time.perf_counter()
             f(clips).numpy()
             times[k].append(time.perf_counter() - start)
 
     med = {k: statistics.median(v) for k, v in times.items()}
+    best = {k: min(v) for k, v in times.items()}
     flops = {k: count_flops(m) for k, m in models.items()}
     params = {k: count_params(m, trainable_only=True) for k, m in models.items()}
     print(f"ResNet-{args.depth} vs STC-ResNet-{args.depth} (r={args.reduction}), "
           f"input {args.batch_size}x{args.clip_length}x{args.size}x{args.size}x3, "
-          f"median of {args.repeats} forward passes, {os.cpu_count()} CPUs")
+          f"{args.repeats} forward passes each (median / min), {os.cpu_count()} CPUs")
     for k, name in (("plain", f"ResNet-{args.depth}"), ("stc", f"STC-ResNet-{args.depth}")):
-        print(f"  {name:<16} {med[k] * 1e3:9.1f} ms   {flops[k] / 1e9:7.3f} GFLOPs/clip   "
+        print(f"  {name:<16} {med[k] * 1e3:8.1f} / {best[k] * 1e3:6.1f} ms   {flops[k] / 1e9:7.3f} GFLOPs/clip   "
               f"{params[k] / 1e6:7.2f} M params")
-    print(f"  overhead ratio   time {med['stc'] / med['plain']:.3f}   "
+    print(f"  overhead ratio   time {med['stc'] / med['plain']:.3f} / {best['stc'] / best['plain']:.3f}   "
           f"FLOPs {flops['stc'] / flops['plain']:.4f}   params {params['stc'] / params['plain']:.3f}")
 
 

@@ -118,3 +118,12 @@ def test_parameter_counts_match_hara_et_al(kwargs, expected):
     """Hara et al. (CVPR 2018) Kinetics models, 400 classes; built, never run."""
     n = _n_params(resnet3d(num_classes=400, **kwargs))
     assert abs(n - expected) / expected < 0.02, f"{n / 1e6:.2f}M vs {expected / 1e6}M"
+
+
+def test_flops_count_every_layer_and_stc_adds_little():
+    from actionzoo.flops import count_flops
+
+    plain, stc = resnet3d(depth=18, **TINY), resnet3d(depth=18, stc=True, **TINY)
+    conv1 = 8 * 16 * 16 * 8 * 7 * 7 * 7 * 3  # (T, H/2, W/2, C) outputs * kernel volume * C_in
+    assert count_flops(plain) > conv1
+    assert 1.0 < count_flops(stc) / count_flops(plain) < 1.05
