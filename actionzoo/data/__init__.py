@@ -24,8 +24,11 @@ from .flow import (
     motion_magnitude, quantize_flow, read_flow_stacks, stack_flow, video_flow,
 )
 from .loader import MODALITIES, ClipLoader
-from .logmel import log_mel_examples, log_mel_spectrogram, mel_matrix, silence_examples
+from .logmel import (
+    log_mel_examples, log_mel_spectrogram, mel_matrix, silence_examples, spectrogram_examples,
+)
 from .pipeline import check_files, make_dataset
+from .records import RecordVideo, make_record_dataset, prepare
 from .sampling import (
     AdaptiveSampler, DenseClipSampler, SegmentSampler, UniformClipSampler, audio_window,
 )
@@ -49,4 +52,5 @@ __all__ = [
     "train_transform", "video_flow", "video_info",
     "VideoSplit", "load_ucf101", "load_hmdb51", "write_video",
     "SYNTHETIC_CLASSES", "make_synthetic_dataset",
+    "RecordVideo", "make_record_dataset", "prepare", "spectrogram_examples",
 ]

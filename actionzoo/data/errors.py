@@ -108,15 +108,16 @@ class SkipLog:
     """
 
     def __init__(self):
-        self._items: dict[int, SkippedItem] = {}
+        self._items: dict[tuple, SkippedItem] = {}
         self._lock = threading.Lock()
 
     def add(self, index, path, error):
         """Record a skipped item and warn about it."""
         item = SkippedItem(int(index), str(path), str(error))
+        key = (item.index, item.path)
         with self._lock:
-            new = item.index not in self._items
-            self._items.setdefault(item.index, item)
+            new = key not in self._items
+            self._items.setdefault(key, item)
         if new:
             warnings.warn(f"skipping {item.path}: {item.error}", UserWarning, stacklevel=2)
 

@@ -14,7 +14,7 @@ import numpy as np
 from .audio import DEFAULT_SAMPLE_RATE, audio_slice, read_audio
 from .errors import FrameCountError
 from .flow import FLOW_BOUND, FlowCache, compute_flow, motion_magnitude, read_flow_stacks, video_flow
-from .logmel import EXAMPLE_FRAMES, NUM_MEL_BANDS, log_mel_examples
+from .logmel import EXAMPLE_FRAMES, NUM_MEL_BANDS, log_mel_examples, spectrogram_examples
 from .sampling import audio_window
 from .transforms import Compose, ResizeShortSide, resize_clip
 from .video import VideoReader
@@ -189,51 +189,70 @@ class ClipLoader:
         path : str or path-like
         seed : int, default 0
             Seed for sampling and augmentation of this element.
+
+        Returns
+        -------
+        dict
+            ``"rgb"``, ``"flow"``, ``"audio"``, ``"has_audio"`` as requested,
+            plus ``"indices"``: the sampled frame indices ``(views, length)``.
         """
-        path = os.fspath(path)
+        with VideoReader(os.fspath(path)) as reader:
+            return self.load(reader, seed)
+
+    def load(self, source, seed=0):
+        """Load from an open source (a :class:`VideoReader` or a parsed record).
+
+        Sources may provide stored flow (``flow_stacks(centers, length)``)
+        and a stored log-mel spectrogram (``log_mel``, ``has_audio``);
+        otherwise flow is computed and audio decoded from ``source.path``.
+        """
         out = {}
-        with VideoReader(path) as reader:
-            indices = self.sample_indices(reader, seed)
+        indices = self.sample_indices(source, seed)
+        if self.needs_frames:
             for attempt in range(2):
                 try:
-                    out.update(self._frames(reader, indices, seed))
+                    out.update(self._frames(source, indices, seed))
                     break
                 except FrameCountError as err:
                     if attempt or err.decoded < 1:
                         raise
-                    reader.count_frames()  # header over-stated the length
-                    indices = self.sample_indices(reader, seed)
-            fps = reader.info.fps
+                    source.count_frames()  # header over-stated the length
+                    indices = self.sample_indices(source, seed)
         out["indices"] = indices
         if "audio" in self.modalities:
-            out.update(self._audio(path, indices, fps))
+            out.update(self._audio(source, indices))
         return out
 
-    def _frames(self, reader, indices, seed):
+    def _frames(self, source, indices, seed):
         out = {}
         views, length = indices.shape
         if "rgb" in self.modalities:
-            frames = reader.read(indices.reshape(-1), short_side=self.short_side)
+            frames = source.read(indices.reshape(-1), short_side=self.short_side)
             clips = frames.reshape((views, length) + frames.shape[1:])
             out["rgb"] = self._squeeze(self._views(clips, seed, "rgb"))
         if "flow" in self.modalities:
-            stacks = read_flow_stacks(reader, indices.reshape(-1), self.flow_length,
-                                      method=self.flow_method, bound=self.flow_bound,
-                                      short_side=self.short_side, cache=self.flow_cache)
+            if hasattr(source, "flow_stacks"):
+                stacks = source.flow_stacks(indices.reshape(-1), self.flow_length)
+            else:
+                stacks = read_flow_stacks(source, indices.reshape(-1), self.flow_length,
+                                          method=self.flow_method, bound=self.flow_bound,
+                                          short_side=self.short_side, cache=self.flow_cache)
             clips = stacks.reshape((views, length) + stacks.shape[1:])
             out["flow"] = self._squeeze(self._views(clips, seed, "flow"))
         return out
 
-    def _audio(self, path, indices, fps):
-        n = self.audio_examples
+    def _audio(self, source, indices):
+        n, fps = self.audio_examples, source.info.fps
+        stored = getattr(source, "log_mel", None)
+        if stored is not None:
+            has_audio = source.has_audio
+            cut = lambda start, end: spectrogram_examples(stored, start, n)  # noqa: E731
+        else:
+            track, has_audio = read_audio(source.path, self.sample_rate)
+            cut = lambda start, end: log_mel_examples(  # noqa: E731
+                audio_slice(track, self.sample_rate, start, end), self.sample_rate, num_examples=n)
         if self.audio_span == "video":
-            wave, has_audio = read_audio(path, self.sample_rate)
-            return {"audio": log_mel_examples(wave, self.sample_rate, num_examples=n),
-                    "has_audio": np.bool_(has_audio)}
-        track, has_audio = read_audio(path, self.sample_rate)
-        examples = []
-        for view in indices:
-            start, end = audio_window(view, fps, num_examples=n)
-            wave = audio_slice(track, self.sample_rate, start, end)
-            examples.append(log_mel_examples(wave, self.sample_rate, num_examples=n))
+            end = None if stored is not None else len(track) / self.sample_rate
+            return {"audio": cut(0.0, end), "has_audio": np.bool_(has_audio)}
+        examples = [cut(*audio_window(view, fps, num_examples=n)) for view in indices]
         return {"audio": self._squeeze(np.stack(examples)), "has_audio": np.bool_(has_audio)}

@@ -16,6 +16,7 @@ from .audio import DEFAULT_SAMPLE_RATE, resample_audio
 __all__ = [
     "LOG_OFFSET", "NUM_MEL_BANDS", "EXAMPLE_FRAMES",
     "mel_matrix", "log_mel_spectrogram", "log_mel_examples", "silence_examples",
+    "spectrogram_examples",
 ]
 
 WINDOW_SECONDS = 0.025
@@ -156,3 +157,37 @@ def silence_examples(n):
     (1, 96, 64)
     """
     return np.full((int(n), EXAMPLE_FRAMES, NUM_MEL_BANDS), np.log(LOG_OFFSET), np.float32)
+
+
+def spectrogram_examples(spectrogram, start=0.0, num_examples=1):
+    """Cut examples from a precomputed log-mel spectrogram (e.g. a TFRecord).
+
+    Frame ``k`` of a VGGish spectrogram starts at ``k * 10 ms``; the examples
+    start at the frame nearest to ``start`` seconds and are silence-padded
+    past the end.
+
+    Parameters
+    ----------
+    spectrogram : numpy.ndarray
+        ``(n_frames, 64)`` from :func:`log_mel_spectrogram`.
+    start : float
+        Seconds.
+    num_examples : int
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(num_examples, 96, 64)``.
+
+    Examples
+    --------
+    >>> spec = log_mel_spectrogram(np.zeros(16000 * 2))
+    >>> spectrogram_examples(spec, start=0.5, num_examples=2).shape
+    (2, 96, 64)
+    """
+    first = int(round(start / HOP_SECONDS))
+    need = num_examples * EXAMPLE_FRAMES
+    out = np.full((need, NUM_MEL_BANDS), np.log(LOG_OFFSET), np.float32)
+    piece = np.asarray(spectrogram, np.float32)[first:first + need]
+    out[: len(piece)] = piece
+    return out.reshape(num_examples, EXAMPLE_FRAMES, NUM_MEL_BANDS)

@@ -16,7 +16,7 @@ import tensorflow as tf
 from .errors import DataError, SkipLog
 from .loader import ClipLoader
 
-__all__ = ["ON_ERROR", "make_dataset", "check_files"]
+__all__ = ["ON_ERROR", "make_dataset", "check_files", "build_pipeline"]
 
 ON_ERROR = ("raise", "skip")
 _SKIPPABLE = (DataError, OSError, ValueError)
@@ -158,55 +158,97 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     paths = _as_paths(paths)
     labels = _as_labels(labels, len(paths))
     loader = ClipLoader(sampler, transform, modalities, **loader_kwargs)
-    spec = loader.output_spec()
-    keys = list(spec)
-    dtypes = [tf.as_dtype(spec[k][1]) for k in keys]
     log = skip_log if skip_log is not None else SkipLog()
 
     def load(index, element_seed):
         i = int(index)
+        label = labels[i] if labels is not None else -1
+        return loader(paths[i], element_seed), label, paths[i]
+
+    def describe(index):
+        return int(index), paths[int(index)]
+
+    ds = tf.data.Dataset.range(len(paths))
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    return build_pipeline(ds, load, loader.output_spec(), describe=describe,
+                          batch_size=batch_size, seed=seed, on_error=on_error, log=log,
+                          labelled=labels is not None, repeat=repeat,
+                          num_parallel_calls=num_parallel_calls, deterministic=deterministic,
+                          prefetch=prefetch, drop_remainder=drop_remainder,
+                          return_index=return_index)
+
+
+def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None, on_error="raise",
+                   log=None, labelled=True, repeat=False, num_parallel_calls=None,
+                   deterministic=True, prefetch=2, drop_remainder=False, return_index=False):
+    """Shared tail of the file and TFRecord pipelines.
+
+    Parameters
+    ----------
+    items : tf.data.Dataset
+        Scalar items (file indices or serialized records), already shuffled.
+    load : callable
+        ``load(item, seed) -> (outputs dict, label, path)`` in Python.
+    spec : dict
+        :meth:`ClipLoader.output_spec`.
+    describe : callable, optional
+        ``describe(item) -> (index, path)`` for the skip log; by default the
+        path is taken from the error.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batched, prefetched; ``dataset.skip_log`` holds skipped items.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    log = log if log is not None else SkipLog()
+    keys = list(spec)
+    dtypes = [tf.as_dtype(spec[k][1]) for k in keys]
+
+    def py_load(item, element_seed):
+        where = None
         try:
-            out = loader(paths[i], int(element_seed))
+            out, label, where = load(item, int(element_seed))
             arrays = [np.asarray(out[k], dtype=spec[k][1]) for k in keys]
             for k, a in zip(keys, arrays):
                 if a.shape != spec[k][0]:
-                    raise DataError(paths[i], f"{k} has shape {a.shape}, expected {spec[k][0]}")
-            return (*arrays, np.bool_(True))
+                    raise DataError(where, f"{k} has shape {a.shape}, expected {spec[k][0]}")
+            return (*arrays, np.int64(label), np.bool_(True))
         except _SKIPPABLE as exc:
+            if describe is not None:
+                index, where = describe(item)
+            else:
+                index, where = -1, getattr(exc, "path", None) or getattr(exc, "filename", None) or where
             if on_error == "raise":
                 if isinstance(exc, DataError):
                     raise
-                raise DataError(paths[i], f"{type(exc).__name__}: {exc}") from exc
-            log.add(i, paths[i], exc)
-            return (*[np.zeros(spec[k][0], spec[k][1]) for k in keys], np.bool_(False))
+                raise DataError(where, f"{type(exc).__name__}: {exc}") from exc
+            log.add(index, where, exc)
+            zeros = [np.zeros(spec[k][0], spec[k][1]) for k in keys]
+            return (*zeros, np.int64(-1), np.bool_(False))
 
-    def tf_load(index, element_seed):
-        results = tf.numpy_function(load, [index, element_seed], dtypes + [tf.bool], stateful=True)
-        features = {k: tf.ensure_shape(r, spec[k][0]) for k, r in zip(keys, results[:-1])}
+    def tf_load(item, element_seed):
+        results = tf.numpy_function(py_load, [item, element_seed], dtypes + [tf.int64, tf.bool],
+                                    stateful=True)
+        features = {k: tf.ensure_shape(r, spec[k][0]) for k, r in zip(keys, results[:-2])}
         if return_index:
-            features["index"] = index
-        ok = tf.ensure_shape(results[-1], ())
-        return features, index, ok
+            features["index"] = item
+        return features, tf.ensure_shape(results[-2], ()), tf.ensure_shape(results[-1], ())
 
-    n = len(paths)
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     if repeat:
-        ds = ds.repeat()
+        items = items.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, seeds))
+    ds = tf.data.Dataset.zip((items, seeds))
     ds = ds.map(tf_load, num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
                 deterministic=deterministic)
-    ds = ds.filter(lambda features, index, ok: ok)
-    label_table = tf.constant(labels) if labels is not None else None
+    ds = ds.filter(lambda features, label, ok: ok)
     single = len(keys) == 1 and not return_index
 
-    def finish(features, index, ok):
+    def finish(features, label, ok):
         x = features[keys[0]] if single else features
-        if label_table is None:
-            return x
-        return x, tf.gather(label_table, index)
+        return (x, label) if labelled else x
 
     ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
