@@ -130,6 +130,7 @@ class VideoReader:
         if not container.streams.video:
             raise DecodeError(self.path, "contains no video stream")
         stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1  # pipelines parallelise across videos
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         first = self._first_frame()
@@ -177,6 +178,7 @@ class VideoReader:
     def _reopen(self):
         self._container.close()
         self._container = _open_container(self.path)
+        self._container.streams.video[0].codec_context.thread_count = 1
         self._at_start = True
 
     # -- public ------------------------------------------------------------
