@@ -187,7 +187,7 @@ def resnet3d(depth=18, cardinality=1, stc=False, reduction=4, branches=("tempora
                 "expansion": expansion, "cardinality": int(cardinality),
                 "mid": int(cardinality) * max(1, planes // 32) if resnext else planes,
                 "downsample": downsample, "shortcut": shortcut,
-                "stc": stc, "reduction": reduction, "branches": tuple(branches),
+                "stc": stc, "reduction": reduction, "branches": branches,
             }
             x = _block(x, spec, f"conv{stage + 2}_block{b + 1}")
     x = keras.layers.GlobalAveragePooling3D(name="embedding")(x)

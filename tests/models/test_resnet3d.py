@@ -127,3 +127,17 @@ def test_flops_count_every_layer_and_stc_adds_little():
     conv1 = 8 * 16 * 16 * 8 * 7 * 7 * 7 * 3  # (T, H/2, W/2, C) outputs * kernel volume * C_in
     assert count_flops(plain) > conv1
     assert 1.0 < count_flops(stc) / count_flops(plain) < 1.05
+
+
+def test_keras_file_round_trip(tmp_path):
+    model = resnet3d(depth=18, stc=True, **TINY)  # STCBlock and ZeroPadShortcut layers
+    x = _clips()
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    revived = keras.saving.load_model(path)
+    np.testing.assert_allclose(revived(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_single_branch_by_name():
+    model = resnet3d(depth=18, stc=True, branches="temporal", **TINY)
+    assert {layer.branches for layer in model.layers if isinstance(layer, STCBlock)} == {("temporal",)}
