@@ -112,6 +112,7 @@ def memory_stream(paths, labels, sampler, transform):
     stream_paths = (list(paths) * reps)[:n]
     stream_labels = np.resize(labels, n)
     ds = make_dataset(stream_paths, stream_labels, sampler, transform, batch_size=8)
+    before = psutil.Process().memory_info().rss
     monitor = RSSMonitor()
     monitor.start()
     count, t = 0, time.perf_counter()
@@ -123,7 +124,7 @@ def memory_stream(paths, labels, sampler, transform):
     rss = np.array([s[1] for s in monitor.samples])
     warm = rss[len(rss) // 10:]
     return {
-        "videos": count, "decoded_bytes_per_video": per_video, "videos_fitting_1GiB": int(fit),
+        "rss_before_MiB": before / 2**20, "videos": count, "decoded_bytes_per_video": per_video, "videos_fitting_1GiB": int(fit),
         "decoded_total_GiB": count * per_video / GIB, "seconds": elapsed,
         "peak_rss_MiB": rss.max() / 2**20, "rss_after_warmup_MiB": warm[0] / 2**20,
         "rss_end_MiB": rss[-1] / 2**20,
@@ -155,7 +156,8 @@ def main():
     if not args.skip_memory:
         mem = memory_stream(paths, labels, sampler, transform)
         print("memory: streamed {videos} videos ({decoded_total_GiB:.1f} GiB of decoded frames, "
-              "{videos_fitting_1GiB} fit in 1 GiB) in {seconds:.0f} s; peak RSS {peak_rss_MiB:.0f} MiB, "
+              "{videos_fitting_1GiB} fit in 1 GiB) in {seconds:.0f} s; RSS before {rss_before_MiB:.0f} MiB "
+              "(TensorFlow loaded), peak {peak_rss_MiB:.0f} MiB, "
               "after warm-up {rss_after_warmup_MiB:.0f} MiB, at end {rss_end_MiB:.0f} MiB".format(**mem))
 
 

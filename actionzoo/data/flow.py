@@ -358,7 +358,7 @@ def read_flow_stacks(reader, centers, length=10, *, method="auto", bound=FLOW_BO
     >>> with VideoReader("v_Run_g01_c01.avi") as r:  # doctest: +SKIP
     ...     stacks = read_flow_stacks(r, [12, 37], length=10, short_side=128)
     >>> stacks.shape  # doctest: +SKIP
-    (2, 128, 170, 20)
+    (2, 128, 171, 20)
     """
     centers = np.asarray(centers, np.int64).reshape(-1)
     num_frames = reader.info.num_frames

@@ -112,7 +112,7 @@ class VideoReader:
     ...     clip = reader.read([0, 8, 16], short_side=128)
     50 25.0
     >>> clip.shape  # doctest: +SKIP
-    (3, 128, 170, 3)
+    (3, 128, 171, 3)
     """
 
     def __init__(self, path, *, exact=False):

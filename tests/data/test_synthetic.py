@@ -116,3 +116,15 @@ def test_bad_arguments(tmp_path):
         make_synthetic_dataset(tmp_path, groups=2, verbose=0)
     with pytest.raises(ValueError, match="unknown motion"):
         render_video("Jump", 2, np.random.default_rng(0))
+
+
+@pytest.mark.slow
+def test_default_demo_dataset_is_a_few_hundred_videos_generated_quickly(tmp_path):
+    """Default size: 240 UCF101-like videos; CPU cost (not wall time, the machine may be shared)."""
+    import time
+
+    start = time.process_time()
+    info = make_synthetic_dataset(tmp_path, n_jobs=1, verbose=0)
+    cpu = time.process_time() - start
+    assert len(info["paths"]) == 240 and 0.4 < np.mean(info["has_audio"]) < 0.8
+    assert cpu < 45, f"generation took {cpu:.1f} s of CPU"

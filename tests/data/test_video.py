@@ -159,3 +159,34 @@ def test_index_beyond_end_raises_frame_count_error(make_video):
 
 def test_coded_frames_roundtrip_helper():
     np.testing.assert_array_equal(decode_indices(coded_frames(20)), np.arange(20))
+
+
+def test_variable_frame_rate_is_resampled_by_timestamp(tmp_path):
+    """Frames with irregular timestamps: indices follow time (sample and hold), reads stay consistent."""
+    from fractions import Fraction
+
+    path = os.fspath(tmp_path / "vfr.mkv")
+    times_ms = [0, 40, 80, 200, 240, 400, 440, 480, 640, 680]
+    container = av.open(path, "w")
+    stream = container.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    stream.codec_context.time_base = Fraction(1, 1000)
+    for code, (frame, ms) in enumerate(zip(coded_frames(len(times_ms)), times_ms)):
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf.pts, vf.time_base = ms, Fraction(1, 1000)
+        for packet in stream.encode(vf):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    with VideoReader(path) as reader:
+        frames = reader.read()
+        fps = reader.info.fps
+        codes = decode_indices(frames)
+        assert len(codes) > len(times_ms)  # the gaps were filled
+        assert np.all(np.diff(codes) >= 0)  # time never goes backwards
+        for i, code in enumerate(codes):  # frame shown at i / fps is the latest one started by then
+            assert times_ms[code] <= 1000 * i / fps + 1
+        assert codes[-1] == len(times_ms) - 1
+        subset = reader.read([len(codes) - 1, 0, 5])
+    np.testing.assert_array_equal(subset, frames[[len(codes) - 1, 0, 5]])
