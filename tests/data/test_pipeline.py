@@ -217,3 +217,26 @@ def test_check_files_fails_fast_or_skips(videos, tmp_path):
         assert check_files(paths + [missing], on_error="skip", skip_log=log) == [0, 1, 2, 3]
     assert len(log) == 1
     assert issubclass(DataError, ValueError)
+
+
+def test_grayscale_odd_sized_files_batch_with_normal_ones(make_video, tmp_path):
+    gray = np.stack([np.full((47, 63), 10 * i, np.uint8) for i in range(12)])
+    odd = write_video(os.fspath(tmp_path / "gray.mkv"), gray, codec="ffv1", pix_fmt="gray")
+    normal = make_video("rgb.mp4", n=12, audio=False)
+    ds = make_dataset([odd, normal], [0, 1], DenseClipSampler(4, mode="train"),
+                      train_transform(32, short_side=40), batch_size=2, seed=0)
+    clips, y = next(iter(ds))
+    assert clips.shape == (2, 4, 32, 32, 3)
+    first = clips.numpy()[0]
+    np.testing.assert_array_equal(first[..., 0], first[..., 1])  # gray became RGB
+
+
+def test_whole_track_audio_span(make_video):
+    path = make_video("long_audio.avi", n=75, audio=True)  # 3 s
+    loader = ClipLoader(SegmentSampler(3, mode="test"), modalities=("audio",),
+                        audio_span="video", audio_examples=4)
+    out = loader(path)
+    assert out["audio"].shape == (4, 96, 64) and out["has_audio"]
+    assert (out["audio"][:3].max(axis=(1, 2)) > np.log(0.01) + 1).all()  # 3 s of tone = 3 examples
+    np.testing.assert_allclose(out["audio"][3], np.log(0.01))  # 4th is silence padding
+    assert loader.output_spec()["audio"] == ((4, 96, 64), "float32")
