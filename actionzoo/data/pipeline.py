@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+import av
+import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -19,7 +21,8 @@ from .loader import ClipLoader
 __all__ = ["ON_ERROR", "make_dataset", "check_files", "build_pipeline"]
 
 ON_ERROR = ("raise", "skip")
-_SKIPPABLE = (DataError, OSError, ValueError)
+#: Exceptions that mean "bad input file" (skipped under on_error="skip").
+_SKIPPABLE = (DataError, OSError, ValueError, cv2.error, av.error.FFmpegError)
 
 
 def _as_paths(paths):
@@ -216,11 +219,13 @@ def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None,
                 if a.shape != spec[k][0]:
                     raise DataError(where, f"{k} has shape {a.shape}, expected {spec[k][0]}")
             return (*arrays, np.int64(label), np.bool_(True))
-        except _SKIPPABLE as exc:
+        except Exception as exc:  # noqa: BLE001 - re-raised below unless skippable
             if describe is not None:
                 index, where = describe(item)
             else:
                 index, where = -1, getattr(exc, "path", None) or getattr(exc, "filename", None) or where
+            if not isinstance(exc, _SKIPPABLE):  # not a bad-input error: never skipped
+                raise RuntimeError(f"{where}: {type(exc).__name__}: {exc}") from exc
             if on_error == "raise":
                 if isinstance(exc, DataError):
                     raise
