@@ -1,5 +1,6 @@
 """Frame/clip correspondence network for 2D -> 3D knowledge transfer (Diba et al., Sec. 3.2)."""
 import keras
+import numpy as np
 
 
 def _check_vector_output(model, role):
@@ -88,3 +89,55 @@ def frame_clip_correspondence(teacher, student, n_frames=None, feature_units=102
         x = keras.layers.Dense(int(units), activation="relu", name=f"fc{i + 1}")(x)
     logits = keras.layers.Dense(2, name="match")(x)
     return keras.Model([frames, clip], logits, name=name)
+
+
+def correspondence_pairs(clips, video_ids=None, random_state=None):
+    """Positive and negative (frames, clip) pairs for the correspondence task.
+
+    Paper Sec. 3.2: frames and a clip from the same time stamp of the same
+    video are a positive pair; frames and a clip from two different videos
+    are a negative pair. Each clip appears twice: with its own frames
+    (label 1) and with the frames of a randomly drawn clip of another video
+    (label 0). The pairs are shuffled.
+
+    Parameters
+    ----------
+    clips : array of shape (n, T, H, W, C)
+        One clip per row; its frames are the teacher's frames.
+    video_ids : array of shape (n,), optional
+        Source video of each clip; default: every clip its own video.
+    random_state : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    frames, clips, labels : arrays of shape (2n, T, H, W, C), (2n, T, H, W, C), (2n,)
+        Inputs ``[frames, clips]`` and targets of
+        :func:`frame_clip_correspondence`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(3)[:, None, None, None, None] * np.ones((3, 2, 1, 1, 1))
+    >>> frames, clips, labels = correspondence_pairs(x, random_state=0)
+    >>> frames.shape, int(labels.sum())
+    ((6, 2, 1, 1, 1), 3)
+    >>> bool(np.all((frames == clips).all(axis=(1, 2, 3, 4)) == (labels == 1)))
+    True
+    """
+    clips = np.asarray(clips)
+    if clips.ndim != 5:
+        raise ValueError(f"clips must have shape (n, T, H, W, C), got {clips.shape}")
+    n = len(clips)
+    video_ids = np.arange(n) if video_ids is None else np.asarray(video_ids)
+    if video_ids.shape != (n,):
+        raise ValueError(f"video_ids must have shape ({n},), got {video_ids.shape}")
+    if len(np.unique(video_ids)) < 2:
+        raise ValueError("negative pairs need clips of at least two different videos")
+    rng = np.random.default_rng(random_state)
+    partners = np.empty(n, dtype=int)
+    for i in range(n):
+        partners[i] = rng.choice(np.flatnonzero(video_ids != video_ids[i]))
+    frames = np.concatenate([clips, clips[partners]])
+    labels = np.concatenate([np.ones(n, "int64"), np.zeros(n, "int64")])
+    order = rng.permutation(2 * n)
+    return frames[order], np.concatenate([clips, clips])[order], labels[order]

@@ -63,3 +63,31 @@ def test_models_must_output_vectors():
     with pytest.raises(ValueError, match="student must output a feature vector"):
         full = _student()
         frame_clip_correspondence(_teacher(), keras.Model(full.input, full.get_layer("conv5_block2_out").output))
+
+
+def test_correspondence_pairs_follow_the_paper_definition():
+    from actionzoo.models.knowledge_transfer import correspondence_pairs
+
+    n = 6
+    video_ids = np.array([0, 0, 1, 1, 2, 2])  # two clips (time stamps) per video
+    clips = np.arange(n, dtype="float32")[:, None, None, None, None] * np.ones((n, 2, 2, 2, 3), "float32")
+    frames, paired, labels = correspondence_pairs(clips, video_ids, random_state=0)
+    assert frames.shape == paired.shape == (2 * n, 2, 2, 2, 3) and labels.shape == (2 * n,)
+    frame_clip, clip_idx = frames[:, 0, 0, 0, 0].astype(int), paired[:, 0, 0, 0, 0].astype(int)
+    assert sorted(clip_idx) == sorted(list(range(n)) * 2)  # each clip once positive, once negative
+    positive = labels == 1
+    assert positive.sum() == n
+    np.testing.assert_array_equal(frame_clip[positive], clip_idx[positive])  # same video, same time stamp
+    assert np.all(video_ids[frame_clip[~positive]] != video_ids[clip_idx[~positive]])  # other video
+    again = correspondence_pairs(clips, video_ids, random_state=0)
+    for a, b in zip(again, (frames, paired, labels)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_correspondence_pairs_need_two_videos():
+    from actionzoo.models.knowledge_transfer import correspondence_pairs
+
+    with pytest.raises(ValueError, match="two different videos"):
+        correspondence_pairs(np.zeros((3, 2, 2, 2, 3)), video_ids=[5, 5, 5])
+    with pytest.raises(ValueError, match="shape"):
+        correspondence_pairs(np.zeros((3, 2, 2, 3)))
