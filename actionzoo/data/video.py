@@ -13,6 +13,7 @@ each far-away index instead of decoding everything in between.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 from collections import deque
 from dataclasses import dataclass, replace
@@ -142,7 +143,7 @@ class VideoReader:
         if fps <= 0:
             raise DecodeError(self.path, "frame rate unknown in the container header")
         self._fps = fps
-        self._at_start = False
+        self._held_first = first  # the probe's decoder continues right after it
         count, source = int(stream.frames or 0), "header"
         if count <= 0 and not exact:
             seconds = None
@@ -168,18 +169,25 @@ class VideoReader:
             self.count_frames()
 
     def _first_frame(self):
+        self._probe = self._container.decode(video=0)
         try:
-            for frame in self._container.decode(video=0):
-                return frame
+            return next(self._probe, None)
         except av.error.FFmpegError as exc:
             raise DecodeError(self.path, f"cannot decode video stream ({exc})") from None
-        return None
 
-    def _reopen(self):
+    def _decode_from_start(self):
+        """Frame iterator from the first frame.
+
+        The first call reuses the probe's decoder (no second open); later
+        calls reopen the file, which is more reliable than seeking to 0.
+        """
+        if self._held_first is not None:
+            first, self._held_first = self._held_first, None
+            return itertools.chain([first], self._probe)
         self._container.close()
         self._container = _open_container(self.path)
         self._container.streams.video[0].codec_context.thread_count = 1
-        self._at_start = True
+        return self._container.decode(video=0)
 
     # -- public ------------------------------------------------------------
     def count_frames(self):
@@ -294,7 +302,6 @@ class VideoReader:
             self._container.seek(pts, stream=self._container.streams.video[0], backward=True)
         except av.error.FFmpegError:
             return False
-        self._at_start = False
         return True
 
     def _iter_indexed(self, wanted=None):
@@ -305,16 +312,14 @@ class VideoReader:
         with B-frames can do that) it backs off, and finally falls back to
         decoding from the start.
         """
-        if not self._at_start:
-            self._reopen()
+        frames = self._decode_from_start()
         pending = deque(wanted) if wanted is not None else None
         seekable = self._can_seek and pending is not None
         last, pos, counter = None, -1, -1
         seek_target, backoff = None, 0
         while True:
             try:
-                for frame in self._container.decode(video=0):
-                    self._at_start = False
+                for frame in frames:
                     counter += 1
                     k = self._index_of(frame, counter)
                     if seek_target is not None:
@@ -348,9 +353,11 @@ class VideoReader:
             backoff = max(2 * backoff, SEEK_THRESHOLD)
             if goal <= max(pos, 0) or not self._seek(goal):
                 # seeking does not work for this file: decode forward from the start
-                self._reopen()
+                frames = self._decode_from_start()
                 seekable, seek_target = False, None
                 last, pos, counter = None, -1, -1
+            else:
+                frames = self._container.decode(video=0)
 
 def video_info(path, *, exact=False):
     """Read the metadata of a video file.
