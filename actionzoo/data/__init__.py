@@ -15,9 +15,9 @@ Everything the models eat comes through here, from real encoded files:
 * datasets -- :func:`load_ucf101`, :func:`load_hmdb51`,
   :func:`make_synthetic_dataset`.
 """
+from .audio import AUDIO_FILE_EXTENSIONS, DEFAULT_SAMPLE_RATE, audio_slice, read_audio, resample_audio
 from .datasets import VideoSplit, load_hmdb51, load_ucf101
 from .encode import write_video
-from .audio import AUDIO_FILE_EXTENSIONS, DEFAULT_SAMPLE_RATE, audio_slice, read_audio, resample_audio
 from .errors import DataError, DecodeError, FrameCountError, SkipLog, SkippedItem
 from .flow import (
     FLOW_BOUND, FlowCache, compute_flow, dequantize_flow, flip_flow, has_tvl1,
@@ -32,11 +32,11 @@ from .records import RecordVideo, make_record_dataset, prepare
 from .sampling import (
     AdaptiveSampler, DenseClipSampler, SegmentSampler, UniformClipSampler, audio_window,
 )
+from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 from .transforms import (
     CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, Resize,
     ResizeShortSide, TenCrop, ThreeCrop, eval_transform, train_transform,
 )
-from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 from .video import VideoInfo, VideoReader, read_video, video_info
 
 __all__ = [

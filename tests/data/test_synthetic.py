@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from actionzoo.data import compute_flow, read_audio, read_video, video_info
+from actionzoo.data import compute_flow, read_audio, video_info
 from actionzoo.data.datasets import load_ucf101
 from actionzoo.data.synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset, render_video
 
