@@ -240,3 +240,17 @@ def test_whole_track_audio_span(make_video):
     assert (out["audio"][:3].max(axis=(1, 2)) > np.log(0.01) + 1).all()  # 3 s of tone = 3 examples
     np.testing.assert_allclose(out["audio"][3], np.log(0.01))  # 4th is silence padding
     assert loader.output_spec()["audio"] == ((4, 96, 64), "float32")
+
+
+def test_flow_cache_gives_the_same_stacks_and_is_reused(tmp_path):
+    path = moving_square_video(tmp_path, n=12)
+    sampler = SegmentSampler(3, mode="test")
+    kwargs = dict(modalities=("flow",), frame_size=64, flow_length=4, flow_method="farneback")
+    direct = ClipLoader(sampler, **kwargs)(path)["flow"]
+    cached_loader = ClipLoader(sampler, flow_cache=tmp_path / "cache", **kwargs)
+    first = cached_loader(path)["flow"]
+    entries = os.listdir(tmp_path / "cache")
+    second = cached_loader(path)["flow"]
+    np.testing.assert_array_equal(first, direct)
+    np.testing.assert_array_equal(second, direct)
+    assert len(entries) == 1 and os.listdir(tmp_path / "cache") == entries
