@@ -89,6 +89,12 @@ class Sampler:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({params})"
 
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
+
 
 class SegmentSampler(Sampler):
     """TSN sparse sampling: one frame from each of ``num_segments`` segments.

@@ -100,6 +100,12 @@ class Compose:
     def __repr__(self):
         return f"Compose({self.transforms!r})"
 
+    def __eq__(self, other):
+        return type(self) is type(other) and self.transforms == other.transforms
+
+    def __hash__(self):
+        return hash(repr(self))
+
 
 class _Spatial:
     num_views = 1
@@ -107,6 +113,12 @@ class _Spatial:
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self).__name__, repr(self)))
 
 
 class Resize(_Spatial):

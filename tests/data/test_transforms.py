@@ -82,3 +82,17 @@ def test_compose_rules_and_presets():
         eval_transform(32, 40, crops=5)
     with pytest.raises(ValueError, match="larger than frames"):
         CenterCrop(100)(ramp_clip(), None)
+
+
+def test_transforms_and_samplers_compare_copy_and_pickle():
+    import copy
+    import pickle
+
+    from actionzoo.data import DenseClipSampler
+
+    t = train_transform(112, short_side=128)
+    assert pickle.loads(pickle.dumps(t)) == t and copy.deepcopy(t) == t
+    assert t != train_transform(112, short_side=128, flip=False)
+    s = DenseClipSampler(16, stride=2)
+    assert pickle.loads(pickle.dumps(s)) == s and s != DenseClipSampler(16, stride=1)
+    assert "stride=2" in repr(s)
