@@ -9,7 +9,6 @@ it yields silence of the video's length and ``has_audio=False``.
 """
 from __future__ import annotations
 
-import errno
 import math
 import os
 
@@ -18,7 +17,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from .errors import DecodeError
-from .video import _open_container
+from .video import _open_container, check_media_file
 
 __all__ = ["AUDIO_FILE_EXTENSIONS", "DEFAULT_SAMPLE_RATE", "audio_slice", "read_audio", "resample_audio"]
 
@@ -88,8 +87,7 @@ def _read_container_audio(path):
 
 def _read_audio_file(path):
     """Standalone audio file through tensorflow-io; (mono float32, rate)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "audio file not found", path)
+    check_media_file(path)
     import tensorflow as tf
     import tensorflow_io as tfio
 

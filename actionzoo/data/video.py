@@ -68,15 +68,31 @@ class VideoInfo:
     frame_count_source: str
 
 
-def _open_container(path):
-    """Open ``path`` with PyAV, turning failures into errors naming the file."""
+def check_media_file(path):
+    """Raise a clear error unless ``path`` is a readable regular file.
+
+    Examples
+    --------
+    >>> check_media_file("missing.avi")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: [Errno 2] media file not found: 'missing.avi'
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, "media file not found", path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "expected a media file, got a directory", path)
+    if not os.path.isfile(path):  # FIFOs and devices could block the decoder forever
+        raise DecodeError(path, "not a regular file")
     if not os.access(path, os.R_OK):
         raise PermissionError(errno.EACCES, "media file is not readable", path)
+    return path
+
+
+def _open_container(path):
+    """Open ``path`` with PyAV, turning failures into errors naming the file."""
+    path = check_media_file(path)
     try:
         return av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as exc:

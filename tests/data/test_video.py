@@ -190,3 +190,10 @@ def test_variable_frame_rate_is_resampled_by_timestamp(tmp_path):
         assert codes[-1] == len(times_ms) - 1
         subset = reader.read([len(codes) - 1, 0, 5])
     np.testing.assert_array_equal(subset, frames[[len(codes) - 1, 0, 5]])
+
+
+def test_fifo_is_rejected_instead_of_blocking(tmp_path):
+    path = os.fspath(tmp_path / "pipe.avi")
+    os.mkfifo(path)
+    with pytest.raises(DecodeError, match="pipe.avi: not a regular file"):
+        video_info(path)
