@@ -10,6 +10,10 @@
 // split over rows with TensorFlow's CPU thread pool, and each output element
 // is written by exactly one work item (no atomics). float32 only.
 #include <algorithm>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -121,7 +125,252 @@ class CorrelationBase : public OpKernel {
   int k_, d_, g_;
 };
 
-// Forward: one work item = one output row (b, t, i).
+// ---------------------------------------------------------------------------
+// Vectorised kernels. Frames of x (and of grad_out) are first transposed,
+// row by row, to (C, Wq) "planes" with R*D zero columns on both sides, so
+// the K horizontal displacements of a row are plain shifted, unaligned
+// vector loads over 16 consecutive pixels and every multiply-add is a
+// full-width vector FMA (no horizontal sums, no boundary branches). Pixels
+// are padded to Wp, a multiple of 16; the padding is zero and contributes
+// nothing. Kernels are instantiated for common (K, D) so that offsets are
+// immediates and the K accumulators stay in registers.
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+constexpr int64_t V = 16;
+
+inline v16 Load(const float* p) { return *reinterpret_cast<const v16u*>(p); }
+inline void Store(float* p, v16 v) { *reinterpret_cast<v16u*>(p) = v; }
+
+#ifdef __AVX512F__
+// Transposes 16 row registers in place.
+inline void Transpose16(__m512* r) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+  }
+}
+#endif
+
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols
+// (rows, cols <= 16).
+inline void TransposeBlock(const float* src, int64_t src_stride, int64_t rows, int64_t cols,
+                           float* dst, int64_t dst_stride) {
+#ifdef __AVX512F__
+  const __mmask16 col_mask = static_cast<__mmask16>((1u << cols) - 1);
+  const __mmask16 row_mask = static_cast<__mmask16>((1u << rows) - 1);
+  __m512 r[16];
+  if (rows == V && cols == V) {
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
+  } else {
+    for (int64_t i = 0; i < V; ++i)
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(col_mask, src + i * src_stride)
+                      : _mm512_setzero_ps();
+  }
+  Transpose16(r);
+  if (rows == V && cols == V) {
+    for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dst_stride, r[i]);
+  } else {
+    for (int64_t c = 0; c < cols; ++c)
+      _mm512_mask_storeu_ps(dst + c * dst_stride, row_mask, r[c]);
+  }
+#else
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t i = 0; i < rows; ++i) dst[c * dst_stride + i] = src[i * src_stride + c];
+#endif
+}
+
+// (rows x cols) row-major -> (cols x rows) with the given strides, by tiles.
+inline void Transpose(const float* src, int64_t src_stride, int64_t rows, int64_t cols,
+                      float* dst, int64_t dst_stride) {
+  for (int64_t r0 = 0; r0 < rows; r0 += V)
+    for (int64_t c0 = 0; c0 < cols; c0 += V)
+      TransposeBlock(src + r0 * src_stride + c0, src_stride, std::min(V, rows - r0),
+                     std::min(V, cols - c0), dst + c0 * dst_stride + r0, dst_stride);
+}
+
+// Plane rows start on 64-byte boundaries and the left padding is a multiple
+// of 16, so loads at the unshifted position are aligned.
+struct Planes {
+  int64_t Wp, pad, Wq;  // padded width, left padding (>= R*D), plane row stride
+  explicit Planes(const Geometry& s) {
+    Wp = (s.W + V - 1) / V * V;
+    pad = (s.R * s.D + V - 1) / V * V;
+    Wq = Wp + 2 * pad;
+  }
+};
+
+// (H, W, n) channels-last frame -> H planes of (n, Wq), data at column
+// offset `pad`, zeros elsewhere.
+inline void FrameToPlanes(const float* src, int64_t H, int64_t W, int64_t n,
+                          const Planes& pl, float* dst) {
+  for (int64_t i = 0; i < H; ++i) {
+    float* d = dst + i * n * pl.Wq;
+    for (int64_t c = 0; c < n; ++c) {
+      float* dc = d + c * pl.Wq;
+      std::memset(dc, 0, sizeof(float) * pl.pad);
+      std::memset(dc + pl.pad + W, 0, sizeof(float) * (pl.Wq - pl.pad - W));
+    }
+    Transpose(src + i * W * n, n, W, n, d + pl.pad, pl.Wq);
+  }
+}
+
+// Per-thread scratch frames in plane layout, converted on demand and cached
+// by frame index (LRU), so consecutive work items reuse shared frames.
+class FrameCache {
+ public:
+  FrameCache(int slots, int64_t frame_floats)
+      : storage_(slots * frame_floats + V), key_(slots, -1), stamp_(slots, 0),
+        frame_(frame_floats) {
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(storage_.data());
+    buf_ = storage_.data() + ((64 - addr % 64) % 64) / sizeof(float);  // 64-byte aligned
+  }
+  const float* Get(int64_t key, const float* src, int64_t H, int64_t W, int64_t n,
+                   const Planes& pl) {
+    ++clock_;
+    int victim = 0;
+    for (int k = 0; k < static_cast<int>(key_.size()); ++k) {
+      if (key_[k] == key) { stamp_[k] = clock_; return &buf_[k * frame_]; }
+      if (stamp_[k] < stamp_[victim]) victim = k;
+    }
+    FrameToPlanes(src, H, W, n, pl, &buf_[victim * frame_]);
+    key_[victim] = key;
+    stamp_[victim] = clock_;
+    return &buf_[victim * frame_];
+  }
+
+ private:
+  std::vector<float> storage_;
+  float* buf_;
+  std::vector<int64_t> key_, stamp_;
+  int64_t frame_, clock_ = 0;
+};
+
+// wT[ky][c][kx] = scale * w[t][ky][kx][c] for one frame index t.
+inline void RelayoutWeights(const Geometry& s, const float* w_t, float scale, float* wT) {
+  for (int64_t ky = 0; ky < s.K; ++ky)
+    for (int64_t kx = 0; kx < s.K; ++kx)
+      for (int64_t c = 0; c < s.C; ++c)
+        wT[(ky * s.C + c) * s.K + kx] = scale * w_t[(ky * s.K + kx) * s.C + c];
+}
+
+template <int N>
+struct Const { static constexpr int value = N; };
+
+// Calls f(Const<K>, Const<D>) for common sizes, f(Const<0>, Const<0>)
+// (read at run time) otherwise.
+template <typename F>
+inline void DispatchKD(int64_t k, int64_t d, F&& f) {
+#define AZ_CASE(KK, DD) if (k == KK && d == DD) return f(Const<KK>(), Const<DD>());
+  AZ_CASE(3, 1) AZ_CASE(3, 2) AZ_CASE(5, 1) AZ_CASE(5, 2) AZ_CASE(7, 1) AZ_CASE(7, 2)
+#undef AZ_CASE
+  f(Const<0>(), Const<0>());
+}
+
+#define AZ_KD(KT, DT) const int64_t K = KT ? KT : s.K, D = DT ? DT : s.D, R = K / 2
+
+// Forward, one (ky, group) of one row: out[(kx*G) * Wp + j] for all kx and
+// the JB*16 pixels from jv. wT points at wT[ky][0][0] (scaled by 1/g).
+template <int KT, int DT, int JB>
+inline void ForwardBlock(const Geometry& s, const Planes& pl, const float* P, const float* Q,
+                         const float* wT, int64_t gi, int64_t jv, float* acc_rows) {
+  AZ_KD(KT, DT);
+  v16 acc[KT ? KT : 15][JB] = {};
+  for (int64_t c = gi * s.g; c < (gi + 1) * s.g; ++c) {
+    v16 p[JB];
+    for (int b = 0; b < JB; ++b) p[b] = Load(P + c * pl.Wq + jv + b * V);
+    const float* q = Q + c * pl.Wq + jv - R * D;
+    const float* wk = wT + c * K;
+    for (int64_t kx = 0; kx < K; ++kx) {
+      const float wv = wk[kx];
+      for (int b = 0; b < JB; ++b) acc[kx][b] += (p[b] * wv) * Load(q + kx * D + b * V);
+    }
+  }
+  for (int64_t kx = 0; kx < K; ++kx)
+    for (int b = 0; b < JB; ++b) Store(acc_rows + kx * s.G * pl.Wp + jv + b * V, acc[kx][b]);
+}
+
+template <int KT, int DT>
+inline void ForwardSpan(const Geometry& s, const Planes& pl, const float* P, const float* Q,
+                        const float* wT, int64_t gi, float* acc_rows) {
+  int64_t jv = 0;
+  for (; jv + 2 * V <= pl.Wp; jv += 2 * V)
+    ForwardBlock<KT, DT, 2>(s, pl, P, Q, wT, gi, jv, acc_rows);
+  for (; jv < pl.Wp; jv += V) ForwardBlock<KT, DT, 1>(s, pl, P, Q, wT, gi, jv, acc_rows);
+}
+
+// Grad kernel, one (ky, c) of one row: acc[kx] += sum_j p * go[kx] * q(j + dx).
+template <int KT, int DT>
+inline void KernelGradSpan(const Geometry& s, const Planes& pl, const float* P, const float* Q,
+                           const float* Gr, v16* acc_io) {
+  AZ_KD(KT, DT);
+  v16 acc[KT ? KT : 15];
+  for (int64_t kx = 0; kx < K; ++kx) acc[kx] = acc_io[kx];
+  for (int64_t jv = 0; jv < pl.Wp; jv += V) {
+    const v16 p = Load(P + jv);
+    for (int64_t kx = 0; kx < K; ++kx)
+      acc[kx] += p * Load(Gr + kx * s.G * pl.Wq + jv) * Load(Q + jv + D * (kx - R));
+  }
+  for (int64_t kx = 0; kx < K; ++kx) acc_io[kx] = acc[kx];
+}
+
+// Grad input term (1), one ky: d[c][j] += wT[c][kx] * P[c][j-dx] * G[kx,g][j-dx].
+template <int KT, int DT>
+inline void InputGradCurrent(const Geometry& s, const Planes& pl, const float* P,
+                             const float* G0, const float* wT, float* dplane) {
+  AZ_KD(KT, DT);
+  for (int64_t c = 0; c < s.C; ++c) {
+    const float* Gc = G0 + (c / s.g) * pl.Wq;
+    const float* Pc = P + c * pl.Wq;
+    const float* wk = wT + c * K;
+    for (int64_t jv = 0; jv < pl.Wp; jv += V) {
+      v16 acc = Load(dplane + c * pl.Wp + jv);
+      for (int64_t kx = 0; kx < K; ++kx) {
+        const int64_t sh = jv - D * (kx - R);
+        acc += (Load(Pc + sh) * wk[kx]) * Load(Gc + kx * s.G * pl.Wq + sh);
+      }
+      Store(dplane + c * pl.Wp + jv, acc);
+    }
+  }
+}
+
+// Grad input term (2), one ky: d[c][j] += wT[c][kx] * G[kx,g][j] * Q[c][j+dx].
+template <int KT, int DT>
+inline void InputGradPrevious(const Geometry& s, const Planes& pl, const float* Q,
+                              const float* G0, const float* wT, float* dplane) {
+  AZ_KD(KT, DT);
+  for (int64_t c = 0; c < s.C; ++c) {
+    const float* Gc = G0 + (c / s.g) * pl.Wq;
+    const float* Qc = Q + c * pl.Wq;
+    const float* wk = wT + c * K;
+    for (int64_t jv = 0; jv < pl.Wp; jv += V) {
+      v16 acc = Load(dplane + c * pl.Wp + jv);
+      for (int64_t kx = 0; kx < K; ++kx)
+        acc += (Load(Gc + kx * s.G * pl.Wq + jv) * wk[kx]) * Load(Qc + jv + D * (kx - R));
+      Store(dplane + c * pl.Wp + jv, acc);
+    }
+  }
+}
+
+// Forward: one work item = one output frame (b, t).
 class CorrelationOp : public CorrelationBase {
  public:
   using CorrelationBase::CorrelationBase;
@@ -132,47 +381,46 @@ class CorrelationOp : public CorrelationBase {
     Geometry s;
     Check(ctx, xt, wt, &s);
     if (!ctx->status().ok()) return;
+    OP_REQUIRES(ctx, s.K <= 15, InvalidArgument("kernel_size must be <= 15"));
     Tensor* ot = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
         0, TensorShape({s.B, s.L, s.H, s.W, s.G * s.KK}), &ot));
+    if (ot->NumElements() == 0) return;
+    const Planes pl(s);
+    const int64_t xframe = s.H * s.W * s.C, plane = s.C * pl.Wq, nout = s.G * s.KK;
     const float* x = xt.flat<float>().data();
     const float* w = wt.flat<float>().data();
     float* out = ot->flat<float>().data();
-    const float inv_g = 1.0f / s.g;
-    const int64_t rows = s.B * s.L * s.H;
-    Parallel(ctx, rows, s.W * s.KK * s.C * 4, [&](int64_t begin, int64_t end) {
-      std::vector<float> pw(s.C);
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t i = row % s.H, bt = row / s.H, t = bt % s.L, b = bt / s.L;
-        const int64_t tp = t > 0 ? t - 1 : 0;
-        const float* xcur = x + (b * s.L + t) * s.H * s.W * s.C;
-        const float* prow = x + (((b * s.L + tp) * s.H + i) * s.W) * s.C;
-        const float* wt_ = w + t * s.KK * s.C;
-        float* orow = out + row * s.W * s.G * s.KK;
-        std::memset(orow, 0, sizeof(float) * s.W * s.G * s.KK);
-        for (int64_t ky = 0; ky < s.K; ++ky) {
-          const int64_t ii = i + s.D * (ky - s.R);
-          if (ii < 0 || ii >= s.H) continue;
-          const float* qrow = xcur + ii * s.W * s.C;
-          for (int64_t kx = 0; kx < s.K; ++kx) {
-            const int64_t dx = s.D * (kx - s.R);
-            const int64_t j0 = std::max<int64_t>(0, -dx);
-            const int64_t j1 = std::min<int64_t>(s.W, s.W - dx);
-            const int64_t kk = ky * s.K + kx;
-            const float* wk = wt_ + kk * s.C;
-            for (int64_t j = j0; j < j1; ++j) {
-              const float* p = prow + j * s.C;
-              const float* q = qrow + (j + dx) * s.C;
-              float* o = orow + (j * s.KK + kk) * s.G;
-              for (int64_t gi = 0; gi < s.G; ++gi) {
-                const int64_t c0 = gi * s.g;
-                float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-                for (int64_t c = c0; c < c0 + s.g; ++c) acc += wk[c] * p[c] * q[c];
-                o[gi] = acc * inv_g;
+    Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 2, [&](int64_t begin, int64_t end) {
+      FrameCache frames(2, s.H * plane);
+      std::vector<float> acc_rows(nout * pl.Wp), wT(s.KK * s.C);
+      for (int64_t bt = begin; bt < end; ++bt) {
+        const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
+        const float* prev = frames.Get(b * s.L + tp, x + (b * s.L + tp) * xframe,
+                                       s.H, s.W, s.C, pl);
+        const float* cur = frames.Get(bt, x + bt * xframe, s.H, s.W, s.C, pl);
+        RelayoutWeights(s, w + t * s.KK * s.C, 1.0f / s.g, wT.data());
+        for (int64_t i = 0; i < s.H; ++i) {
+          const float* P = prev + i * plane + pl.pad;
+          // Group-major: one group's P and Q channels (g rows each) stay in L1
+          // across the K row displacements.
+          for (int64_t gi = 0; gi < s.G; ++gi) {
+            for (int64_t ky = 0; ky < s.K; ++ky) {
+              const int64_t ii = i + s.D * (ky - s.R);
+              float* rows_ky = &acc_rows[(ky * s.K * s.G + gi) * pl.Wp];
+              if (ii < 0 || ii >= s.H) {
+                for (int64_t kx = 0; kx < s.K; ++kx)
+                  std::fill(rows_ky + kx * s.G * pl.Wp, rows_ky + kx * s.G * pl.Wp + pl.Wp, 0.f);
+                continue;
               }
+              const float* Q = cur + ii * plane + pl.pad;
+              DispatchKD(s.K, s.D, [&](auto kt, auto dt) {
+                ForwardSpan<decltype(kt)::value, decltype(dt)::value>(
+                    s, pl, P, Q, &wT[ky * s.C * s.K], gi, rows_ky);
+              });
             }
           }
+          Transpose(acc_rows.data(), pl.Wp, nout, s.W, out + (bt * s.H + i) * s.W * nout, nout);
         }
       }
     });
@@ -180,8 +428,10 @@ class CorrelationOp : public CorrelationBase {
 };
 
 // d/dx. x[t] enters as the "current" frame of step t and as the "previous"
-// frame of step t+1 (and of step 0 when t == 0). One work item = one row
-// (b, t, i) of grad_x, gathering every contribution to it.
+// frame of step t+1 (and of step 0 when t == 0). One work item = one frame
+// (b, t) of grad_x, gathering every contribution to it:
+// (1) d[c][j] += w[t,k,c] * prev_t[io][c][j-dx] * go_t[io][k,g][j-dx], io = i - dy
+// (2) d[c][j] += w[u,k,c] * go_u[i][k,g][j] * x_u[i+dy][c][j+dx], u = t+1 (and 0 if t == 0)
 class CorrelationGradInputOp : public CorrelationBase {
  public:
   using CorrelationBase::CorrelationBase;
@@ -193,91 +443,74 @@ class CorrelationGradInputOp : public CorrelationBase {
     Geometry s;
     Check(ctx, xt, wt, &s);
     if (!ctx->status().ok()) return;
-    OP_REQUIRES(ctx, gt.NumElements() == s.B * s.L * s.H * s.W * s.G * s.KK,
+    const int64_t nout = s.G * s.KK;
+    OP_REQUIRES(ctx, gt.NumElements() == s.B * s.L * s.H * s.W * nout,
                 InvalidArgument("grad_out has the wrong size"));
     Tensor* dxt = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, xt.shape(), &dxt));
+    if (dxt->NumElements() == 0) return;
+    const Planes pl(s);
+    const int64_t xframe = s.H * s.W * s.C, gframe = s.H * s.W * nout;
+    const int64_t xplane = s.C * pl.Wq, gplane = nout * pl.Wq;
     const float* x = xt.flat<float>().data();
-    const float* w = wt.flat<float>().data();
     const float* go = gt.flat<float>().data();
+    const float* w = wt.flat<float>().data();
     float* dx = dxt->flat<float>().data();
-    const float inv_g = 1.0f / s.g;
-    const int64_t frame = s.H * s.W * s.C, oframe = s.H * s.W * s.G * s.KK;
-    const int64_t rows = s.B * s.L * s.H;
-    Parallel(ctx, rows, s.W * s.KK * s.C * 6, [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t i = row % s.H, bt = row / s.H, t = bt % s.L, b = bt / s.L;
-        float* drow = dx + row * s.W * s.C;
-        std::memset(drow, 0, sizeof(float) * s.W * s.C);
-        // (1) x[t] as the current frame of step t: pixel (i, j) was read at
-        // output pixel (i - dy, j - dx), multiplied by prev[t] there.
-        {
-          const int64_t tp = t > 0 ? t - 1 : 0;
-          const float* pframe = x + (b * s.L + tp) * frame;
-          const float* gframe = go + (b * s.L + t) * oframe;
-          const float* wt_ = w + t * s.KK * s.C;
+    Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 6, [&](int64_t begin, int64_t end) {
+      FrameCache xframes(3, s.H * xplane), gframes(3, s.H * gplane);
+      std::vector<float> dplane(s.C * pl.Wp), wT_t(s.KK * s.C), wT_u(2 * s.KK * s.C);
+      for (int64_t bt = begin; bt < end; ++bt) {
+        const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
+        int64_t us[2], n_u = 0;
+        if (t + 1 < s.L) us[n_u++] = t + 1;
+        if (t == 0) us[n_u++] = 0;
+        const float* xu[2];
+        const float* gu[2];
+        for (int64_t k = 0; k < n_u; ++k) {
+          const int64_t key = b * s.L + us[k];
+          xu[k] = xframes.Get(key, x + key * xframe, s.H, s.W, s.C, pl);
+          gu[k] = gframes.Get(key, go + key * gframe, s.H, s.W, nout, pl);
+          RelayoutWeights(s, w + us[k] * s.KK * s.C, 1.0f / s.g, &wT_u[k * s.KK * s.C]);
+        }
+        // At most two distinct frames per cache: these Gets keep the above.
+        const float* prev = xframes.Get(b * s.L + tp, x + (b * s.L + tp) * xframe,
+                                        s.H, s.W, s.C, pl);
+        const float* g_t = gframes.Get(bt, go + bt * gframe, s.H, s.W, nout, pl);
+        RelayoutWeights(s, w + t * s.KK * s.C, 1.0f / s.g, wT_t.data());
+        for (int64_t i = 0; i < s.H; ++i) {
+          std::fill(dplane.begin(), dplane.end(), 0.f);
           for (int64_t ky = 0; ky < s.K; ++ky) {
             const int64_t io = i - s.D * (ky - s.R);
             if (io < 0 || io >= s.H) continue;
-            for (int64_t kx = 0; kx < s.K; ++kx) {
-              const int64_t dxo = s.D * (kx - s.R);
-              const int64_t kk = ky * s.K + kx;
-              const float* wk = wt_ + kk * s.C;
-              const int64_t j0 = std::max<int64_t>(0, dxo);
-              const int64_t j1 = std::min<int64_t>(s.W, s.W + dxo);
-              for (int64_t j = j0; j < j1; ++j) {
-                const int64_t jo = j - dxo;
-                const float* p = pframe + (io * s.W + jo) * s.C;
-                const float* gr = gframe + ((io * s.W + jo) * s.KK + kk) * s.G;
-                float* d = drow + j * s.C;
-                for (int64_t gi = 0; gi < s.G; ++gi) {
-                  const float a = gr[gi] * inv_g;
-                  const int64_t c0 = gi * s.g;
-#pragma omp simd
-                  for (int64_t c = c0; c < c0 + s.g; ++c) d[c] += a * wk[c] * p[c];
-                }
-              }
+            DispatchKD(s.K, s.D, [&](auto kt, auto dt) {
+              InputGradCurrent<decltype(kt)::value, decltype(dt)::value>(
+                  s, pl, prev + io * xplane + pl.pad,
+                  g_t + io * gplane + pl.pad + ky * s.K * s.G * pl.Wq,
+                  &wT_t[ky * s.C * s.K], dplane.data());
+            });
+          }
+          for (int64_t k = 0; k < n_u; ++k) {
+            for (int64_t ky = 0; ky < s.K; ++ky) {
+              const int64_t ii = i + s.D * (ky - s.R);
+              if (ii < 0 || ii >= s.H) continue;
+              DispatchKD(s.K, s.D, [&](auto kt, auto dt) {
+                InputGradPrevious<decltype(kt)::value, decltype(dt)::value>(
+                    s, pl, xu[k] + ii * xplane + pl.pad,
+                    gu[k] + i * gplane + pl.pad + ky * s.K * s.G * pl.Wq,
+                    &wT_u[k * s.KK * s.C + ky * s.C * s.K], dplane.data());
+              });
             }
           }
-        }
-        // (2) x[t] as the previous frame of step u (u = t + 1, and u = 0 if t == 0).
-        for (int pass = 0; pass < 2; ++pass) {
-          const int64_t u = pass == 0 ? t + 1 : 0;
-          if (pass == 0 && u >= s.L) continue;
-          if (pass == 1 && t != 0) continue;
-          const float* qframe = x + (b * s.L + u) * frame;
-          const float* grow = go + ((b * s.L + u) * s.H + i) * s.W * s.KK * s.G;
-          const float* wt_ = w + u * s.KK * s.C;
-          for (int64_t ky = 0; ky < s.K; ++ky) {
-            const int64_t ii = i + s.D * (ky - s.R);
-            if (ii < 0 || ii >= s.H) continue;
-            for (int64_t kx = 0; kx < s.K; ++kx) {
-              const int64_t dxx = s.D * (kx - s.R);
-              const int64_t kk = ky * s.K + kx;
-              const float* wk = wt_ + kk * s.C;
-              const int64_t j0 = std::max<int64_t>(0, -dxx);
-              const int64_t j1 = std::min<int64_t>(s.W, s.W - dxx);
-              for (int64_t j = j0; j < j1; ++j) {
-                const float* q = qframe + (ii * s.W + j + dxx) * s.C;
-                const float* gr = grow + (j * s.KK + kk) * s.G;
-                float* d = drow + j * s.C;
-                for (int64_t gi = 0; gi < s.G; ++gi) {
-                  const float a = gr[gi] * inv_g;
-                  const int64_t c0 = gi * s.g;
-#pragma omp simd
-                  for (int64_t c = c0; c < c0 + s.g; ++c) d[c] += a * wk[c] * q[c];
-                }
-              }
-            }
-          }
+          Transpose(dplane.data(), pl.Wp, s.C, s.W, dx + (bt * s.H + i) * s.W * s.C, s.C);
         }
       }
     });
   }
 };
 
-// d/dkernel. One work item = one (t, ky) slice of grad_kernel, summed over
-// the batch and all output pixels.
+// d/dkernel. One work item = one frame index t of grad_kernel, summed over
+// the batch and all pixels: per (ky, c, kx) a 16-lane partial sum over
+// pixels, reduced once at the end.
 class CorrelationGradKernelOp : public CorrelationBase {
  public:
   using CorrelationBase::CorrelationBase;
@@ -289,49 +522,58 @@ class CorrelationGradKernelOp : public CorrelationBase {
     Geometry s;
     Check(ctx, xt, wt, &s);
     if (!ctx->status().ok()) return;
-    OP_REQUIRES(ctx, gt.NumElements() == s.B * s.L * s.H * s.W * s.G * s.KK,
+    OP_REQUIRES(ctx, s.K <= 15, InvalidArgument("kernel_size must be <= 15"));
+    const int64_t nout = s.G * s.KK;
+    OP_REQUIRES(ctx, gt.NumElements() == s.B * s.L * s.H * s.W * nout,
                 InvalidArgument("grad_out has the wrong size"));
     Tensor* dwt = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, wt.shape(), &dwt));
+    float* dw = dwt->flat<float>().data();
+    std::memset(dw, 0, sizeof(float) * dwt->NumElements());
+    if (xt.NumElements() == 0) return;
+    const Planes pl(s);
+    const int64_t xframe = s.H * s.W * s.C, gframe = s.H * s.W * nout;
+    const int64_t xplane = s.C * pl.Wq, gplane = nout * pl.Wq;
     const float* x = xt.flat<float>().data();
     const float* go = gt.flat<float>().data();
-    float* dw = dwt->flat<float>().data();
     const float inv_g = 1.0f / s.g;
-    const int64_t frame = s.H * s.W * s.C, oframe = s.H * s.W * s.G * s.KK;
-    Parallel(ctx, s.L * s.K, s.B * s.H * s.W * s.K * s.C * 3,
-             [&](int64_t begin, int64_t end) {
-      for (int64_t item = begin; item < end; ++item) {
-        const int64_t t = item / s.K, ky = item % s.K;
+    Parallel(ctx, s.L, s.B * s.H * s.W * s.KK * s.C * 3, [&](int64_t begin, int64_t end) {
+      FrameCache xframes(2, s.H * xplane), gframes(1, s.H * gplane);
+      std::vector<v16> acc(s.KK * s.C);
+      for (int64_t t = begin; t < end; ++t) {
         const int64_t tp = t > 0 ? t - 1 : 0;
-        float* dws = dw + (t * s.KK + ky * s.K) * s.C;  // K rows of C
-        std::memset(dws, 0, sizeof(float) * s.K * s.C);
+        std::fill(acc.begin(), acc.end(), v16{});
         for (int64_t b = 0; b < s.B; ++b) {
-          const float* pframe = x + (b * s.L + tp) * frame;
-          const float* qframe = x + (b * s.L + t) * frame;
-          const float* gframe = go + (b * s.L + t) * oframe;
-          for (int64_t i = 0; i < s.H; ++i) {
-            const int64_t ii = i + s.D * (ky - s.R);
-            if (ii < 0 || ii >= s.H) continue;
-            for (int64_t kx = 0; kx < s.K; ++kx) {
-              const int64_t dxx = s.D * (kx - s.R);
-              const int64_t kk = ky * s.K + kx;
-              float* dk = dws + kx * s.C;
-              const int64_t j0 = std::max<int64_t>(0, -dxx);
-              const int64_t j1 = std::min<int64_t>(s.W, s.W - dxx);
-              for (int64_t j = j0; j < j1; ++j) {
-                const float* p = pframe + (i * s.W + j) * s.C;
-                const float* q = qframe + (ii * s.W + j + dxx) * s.C;
-                const float* gr = gframe + ((i * s.W + j) * s.KK + kk) * s.G;
-                for (int64_t gi = 0; gi < s.G; ++gi) {
-                  const float a = gr[gi] * inv_g;
-                  const int64_t c0 = gi * s.g;
-#pragma omp simd
-                  for (int64_t c = c0; c < c0 + s.g; ++c) dk[c] += a * p[c] * q[c];
-                }
+          const int64_t bt = b * s.L + t, bp = b * s.L + tp;
+          xframes.Get(bp, x + bp * xframe, s.H, s.W, s.C, pl);
+          const float* cur = xframes.Get(bt, x + bt * xframe, s.H, s.W, s.C, pl);
+          const float* prev = xframes.Get(bp, x + bp * xframe, s.H, s.W, s.C, pl);
+          const float* g_t = gframes.Get(bt, go + bt * gframe, s.H, s.W, nout, pl);
+          for (int64_t c = 0; c < s.C; ++c) {
+            const int64_t gi = c / s.g;
+            for (int64_t ky = 0; ky < s.K; ++ky) {
+              for (int64_t i = 0; i < s.H; ++i) {
+                const int64_t ii = i + s.D * (ky - s.R);
+                if (ii < 0 || ii >= s.H) continue;
+                DispatchKD(s.K, s.D, [&](auto kt, auto dt) {
+                  KernelGradSpan<decltype(kt)::value, decltype(dt)::value>(
+                      s, pl, prev + i * xplane + pl.pad + c * pl.Wq,
+                      cur + ii * xplane + pl.pad + c * pl.Wq,
+                      g_t + i * gplane + pl.pad + (ky * s.K * s.G + gi) * pl.Wq,
+                      &acc[(ky * s.C + c) * s.K]);
+                });
               }
             }
           }
         }
+        for (int64_t ky = 0; ky < s.K; ++ky)
+          for (int64_t c = 0; c < s.C; ++c)
+            for (int64_t kx = 0; kx < s.K; ++kx) {
+              const v16 a = acc[(ky * s.C + c) * s.K + kx];
+              float sum = 0.f;
+              for (int64_t l = 0; l < V; ++l) sum += a[l];
+              dw[((t * s.K + ky) * s.K + kx) * s.C + c] = sum * inv_g;
+            }
       }
     });
   }
