@@ -50,28 +50,34 @@ def softmax(logits):
 class ClassifierBase(ClassifierMixin, BaseEstimator):
     """Label handling shared by every actionzoo classifier."""
 
-    def _encode_labels(self, y, *, reset):
-        """Return ``y`` as indices into ``classes_`` (set when ``reset``)."""
+    def _encode_labels(self, y, n_samples, *, reset):
+        """Check ``y`` against ``n_samples`` and return it as indices into
+        ``classes_`` (which is set when ``reset``)."""
+        name = type(self).__name__
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, "
-                             "but the target y is None")
+            raise ValueError(f"{name} requires y to be passed, but the target y is None")
         y = column_or_1d(y, warn=True)
+        if len(y) != n_samples:
+            raise ValueError(f"X has {n_samples} samples but y has {len(y)}")
+        if n_samples < 2:
+            raise ValueError(f"{name} needs at least 2 samples to fit; got 1 sample")
+        if not reset:
+            return self._label_indices(y).astype("int32")
         check_classification_targets(y)
-        if reset:
-            self.classes_, encoded = np.unique(y, return_inverse=True)
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes; "
-                    f"y has 1 class: {self.classes_.tolist()}")
-            return encoded.astype("int32")
-        return self._label_indices(y).astype("int32")
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{name} needs samples of at least 2 classes; "
+                             f"y has 1 class: {self.classes_.tolist()}")
+        return encoded.astype("int32")
 
     def _label_indices(self, y):
         y = np.asarray(y)
-        unseen = np.setdiff1d(y, self.classes_)
-        if unseen.size:
+        # Set membership, not sorting: y may mix types (e.g. ints and strings).
+        known = set(self.classes_.tolist())
+        unseen = [label for label in dict.fromkeys(y.tolist()) if label not in known]
+        if unseen:
             raise ValueError(
-                f"y contains labels not seen in fit: {unseen[:10].tolist()}; "
+                f"y contains labels not seen in fit: {unseen[:10]}; "
                 f"known classes are {self.classes_.tolist()[:20]}")
         return np.searchsorted(self.classes_, y)
 
@@ -143,6 +149,12 @@ class KerasClassifierBase(ClassifierBase):
     _keras_attributes = ("model_",)
     # Inference batch size floor: prediction is cheap per sample.
     _min_inference_batch_size = 256
+    # Train op by op rather than through tf.function: with TF 2.17 every
+    # traced Keras train step leaves ~18 FuncGraphs (~3.5 MiB) that no
+    # clear_session or gc.collect frees (they sit in cycles through TF's C++
+    # graph), so 20 fits in a GridSearchCV would grow memory by ~70 MiB.
+    # Eager training stays flat; its cost is measured in docs/performance.md.
+    _run_eagerly = True
 
     # ----------------------------------------------------------- parameters
     def get_params(self, deep=True):
@@ -186,7 +198,7 @@ class KerasClassifierBase(ClassifierBase):
         kwargs = {**defaults, **(self.optimizer_kwargs or {})}
         try:
             return cls(learning_rate=copy.deepcopy(self.learning_rate), **kwargs)
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             raise ValueError(f"optimizer_kwargs {kwargs} are not accepted by "
                              f"{cls.__name__}: {err}") from err
 
@@ -219,14 +231,9 @@ class KerasClassifierBase(ClassifierBase):
         self._validate_params()
         continuing = self.warm_start and hasattr(self, "model_")
         inputs = self._check_X(X, reset=not continuing)
-        y_enc = self._encode_labels(y, reset=not continuing)
+        n_samples = _num_samples(inputs)
+        y_enc = self._encode_labels(y, n_samples, reset=not continuing)
         y_labels = column_or_1d(y)
-        n_samples = len(y_labels)
-        if _num_samples(inputs) != n_samples:
-            raise ValueError(f"X has {_num_samples(inputs)} samples but y has {n_samples}")
-        if n_samples < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 samples to fit; "
-                             f"got 1 sample")
         weights = self._fit_sample_weight(y_labels, sample_weight, n_samples)
 
         seed = self._seed()
@@ -241,7 +248,7 @@ class KerasClassifierBase(ClassifierBase):
             self.model_.compile(
                 optimizer=self._make_optimizer(),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                weighted_metrics=[], metrics=["accuracy"])
+                weighted_metrics=[], metrics=["accuracy"], run_eagerly=self._run_eagerly)
             self.history_ = {}
 
         validation = None

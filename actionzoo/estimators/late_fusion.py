@@ -70,11 +70,7 @@ class LateFusion(ClassifierBase):
         """
         self._validate_params()
         p, q = self._stream_probabilities(X, reset=True)
-        y_enc = self._encode_labels(y, reset=True)
-        if len(y_enc) != len(p):
-            raise ValueError(f"X has {len(p)} samples but y has {len(y_enc)}")
-        if len(y_enc) < 2:
-            raise ValueError("LateFusion needs at least 2 samples to fit; got 1 sample")
+        y_enc = self._encode_labels(y, len(p), reset=True)
         check_scores_match_classes(self)
         weights = _check_sample_weight(sample_weight, p, ensure_non_negative=True)
         if self.method == "weighted":
