@@ -113,7 +113,9 @@ class KerasClassifierBase(ClassifierBase):
         means the estimator's paper defaults (``_default_optimizer_kwargs``).
     epochs, batch_size : int
     callbacks : list of ``keras.callbacks.Callback`` or None
-        Copied at every fit, so the arguments are never mutated.
+        Copied at every fit, so the arguments are never mutated. ``None``
+        means the estimator's paper schedule (``_default_callbacks``, e.g.
+        divide the learning rate by 10 on a plateau); ``[]`` means none.
     validation_fraction : float or None
         Stratified share of the training data held out as Keras validation
         data (needed by callbacks that monitor ``val_loss``).
@@ -187,6 +189,10 @@ class KerasClassifierBase(ClassifierBase):
 
     def _embed(self, inputs):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _default_callbacks(self, has_validation):
+        """Callbacks used when ``callbacks=None`` (a paper's LR schedule); none here."""
+        return []
 
     # ----------------------------------------------------------- building
     def _make_optimizer(self):
@@ -262,7 +268,8 @@ class KerasClassifierBase(ClassifierBase):
             _take(inputs, train_idx), y_enc[train_idx],
             None if weights is None else weights[train_idx], seed)
 
-        callbacks = copy.deepcopy(self.callbacks) or []
+        callbacks = (self._default_callbacks(validation is not None) if self.callbacks is None
+                     else copy.deepcopy(self.callbacks))
         if self.verbose == 1:
             callbacks.append(EpochProgressBar(self.epochs, type(self).__name__))
         history = self.model_.fit(batches, epochs=self.epochs, validation_data=validation,
