@@ -9,7 +9,8 @@ Run from the repository root::
    (UCF101-like 320x240 MPEG-4 .avi), measured as clips/s for
    (a) ``make_dataset`` with parallel decoding and prefetch, and
    (b) a plain ``for`` loop calling the same ``ClipLoader`` one video at a
-   time (same decoding, sampling and augmentation, no tf.data).
+   time (same decoding, sampling and augmentation, no tf.data), run in a
+   fresh child process so no TensorFlow thread competes with it.
    The two are measured alternately ``--repeats`` times.
 2. Memory: stream enough videos through the pipeline that their decoded
    frames would need 10x a 1 GiB budget, sampling the process RSS every
@@ -89,6 +90,15 @@ def loop_rate(paths, sampler, transform):
     return len(paths) / (time.perf_counter() - t)
 
 
+def loop_rate_fresh_process(data):
+    """Run :func:`loop_rate` in a child process, so no TensorFlow thread of ours competes."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--data", data, "--loop-only"],
+                         check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 class RSSMonitor(threading.Thread):
     def __init__(self, interval=0.05):
         super().__init__(daemon=True)
@@ -136,10 +146,14 @@ def main():
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "actionzoo-demo-data"))
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--loop-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     paths, labels = dataset(args.data)
     sampler = DenseClipSampler(16, stride=2, mode="train")
     transform = train_transform(112, short_side=128)
+    if args.loop_only:
+        print(loop_rate(paths, sampler, transform))
+        return
     print(f"videos: {len(paths)}  cpus: {os.cpu_count()}  load average: "
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(f"calibration: GIL-free OpenCV work on 2 threads runs {thread_scaling():.2f}x faster than on 1 "
@@ -147,7 +161,7 @@ def main():
     pipeline_rate(paths[:16], labels[:16], sampler, transform)  # warm-up (graph tracing, caches)
     loop, pipe = [], []
     for r in range(args.repeats):
-        loop.append(loop_rate(paths, sampler, transform))
+        loop.append(loop_rate_fresh_process(args.data))
         pipe.append(pipeline_rate(paths, labels, sampler, transform))
         print(f"run {r + 1}: single-threaded loop {loop[-1]:.1f} clips/s, "
               f"tf.data pipeline {pipe[-1]:.1f} clips/s, speed-up {pipe[-1] / loop[-1]:.2f}x")
