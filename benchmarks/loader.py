@@ -151,6 +151,9 @@ def main():
     paths, labels = dataset(args.data)
     sampler = DenseClipSampler(16, stride=2, mode="train")
     transform = train_transform(112, short_side=128)
+    import cv2
+
+    cv2.setNumThreads(1)  # both sides single-threaded per video: parallelism only across videos
     if args.loop_only:
         print(loop_rate(paths, sampler, transform))
         return
