@@ -254,3 +254,13 @@ def test_flow_cache_gives_the_same_stacks_and_is_reused(tmp_path):
     np.testing.assert_array_equal(first, direct)
     np.testing.assert_array_equal(second, direct)
     assert len(entries) == 1 and os.listdir(tmp_path / "cache") == entries
+
+
+def test_audio_only_dataset(videos):
+    paths, labels = videos
+    ds = make_dataset(paths, labels, UniformClipSampler(4, num_clips=2), modalities=("audio",),
+                      audio_examples=1, batch_size=4)
+    features, y = next(iter(ds))
+    assert set(features) == {"audio", "has_audio"}
+    assert features["audio"].shape == (4, 2, 1, 96, 64)
+    assert features["has_audio"].numpy().tolist() == [True, False, True, False]
