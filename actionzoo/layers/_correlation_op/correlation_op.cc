@@ -218,19 +218,15 @@ struct Planes {
   }
 };
 
-// (H, W, n) channels-last frame -> H planes of (n, Wq), data at column
-// offset `pad`, zeros elsewhere.
-inline void FrameToPlanes(const float* src, int64_t H, int64_t W, int64_t n,
-                          const Planes& pl, float* dst) {
-  for (int64_t i = 0; i < H; ++i) {
-    float* d = dst + i * n * pl.Wq;
-    for (int64_t c = 0; c < n; ++c) {
-      float* dc = d + c * pl.Wq;
-      std::memset(dc, 0, sizeof(float) * pl.pad);
-      std::memset(dc + pl.pad + W, 0, sizeof(float) * (pl.Wq - pl.pad - W));
-    }
-    Transpose(src + i * W * n, n, W, n, d + pl.pad, pl.Wq);
+// (W, n) channels-last row -> (n, Wq) plane, data at column offset `pad`,
+// zeros elsewhere.
+inline void RowToPlane(const float* src, int64_t W, int64_t n, const Planes& pl, float* d) {
+  for (int64_t c = 0; c < n; ++c) {
+    float* dc = d + c * pl.Wq;
+    std::memset(dc, 0, sizeof(float) * pl.pad);
+    std::memset(dc + pl.pad + W, 0, sizeof(float) * (pl.Wq - pl.pad - W));
   }
+  Transpose(src, n, W, n, d + pl.pad, pl.Wq);
 }
 
 // Per-thread scratch frames in plane layout, converted on demand and cached
@@ -243,24 +239,44 @@ class FrameCache {
     const uintptr_t addr = reinterpret_cast<uintptr_t>(storage_.data());
     buf_ = storage_.data() + ((64 - addr % 64) % 64) / sizeof(float);  // 64-byte aligned
   }
+  // Whole frame `key` in plane layout (all H rows converted).
   const float* Get(int64_t key, const float* src, int64_t H, int64_t W, int64_t n,
                    const Planes& pl) {
+    const int slot = Slot(key, H);
+    for (int64_t i = 0; i < H; ++i) Row(slot, src, i, W, n, pl);
+    return &buf_[slot * frame_];
+  }
+
+  // Lazily converted frame: rows are transposed on first use by Row(), so
+  // they are still in cache when the kernel reads them.
+  int Slot(int64_t key, int64_t H) {
     ++clock_;
     int victim = 0;
     for (int k = 0; k < static_cast<int>(key_.size()); ++k) {
-      if (key_[k] == key) { stamp_[k] = clock_; return &buf_[k * frame_]; }
+      if (key_[k] == key) { stamp_[k] = clock_; return k; }
       if (stamp_[k] < stamp_[victim]) victim = k;
     }
-    FrameToPlanes(src, H, W, n, pl, &buf_[victim * frame_]);
     key_[victim] = key;
     stamp_[victim] = clock_;
-    return &buf_[victim * frame_];
+    ready_[victim].assign(H, 0);
+    return victim;
+  }
+
+  const float* Row(int slot, const float* src, int64_t i, int64_t W, int64_t n,
+                   const Planes& pl) {
+    float* d = &buf_[slot * frame_] + i * n * pl.Wq;
+    if (!ready_[slot][i]) {
+      RowToPlane(src + i * W * n, W, n, pl, d);
+      ready_[slot][i] = 1;
+    }
+    return d;
   }
 
  private:
   std::vector<float> storage_;
   float* buf_;
   std::vector<int64_t> key_, stamp_;
+  std::vector<std::vector<char>> ready_ = std::vector<std::vector<char>>(key_.size());
   int64_t frame_, clock_ = 0;
 };
 
@@ -396,12 +412,13 @@ class CorrelationOp : public CorrelationBase {
       std::vector<float> acc_rows(nout * pl.Wp), wT(s.KK * s.C);
       for (int64_t bt = begin; bt < end; ++bt) {
         const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
-        const float* prev = frames.Get(b * s.L + tp, x + (b * s.L + tp) * xframe,
-                                       s.H, s.W, s.C, pl);
-        const float* cur = frames.Get(bt, x + bt * xframe, s.H, s.W, s.C, pl);
+        const int prev_slot = frames.Slot(b * s.L + tp, s.H);
+        const int cur_slot = frames.Slot(bt, s.H);
+        const float* xprev = x + (b * s.L + tp) * xframe;
+        const float* xcur = x + bt * xframe;
         RelayoutWeights(s, w + t * s.KK * s.C, 1.0f / s.g, wT.data());
         for (int64_t i = 0; i < s.H; ++i) {
-          const float* P = prev + i * plane + pl.pad;
+          const float* P = frames.Row(prev_slot, xprev, i, s.W, s.C, pl) + pl.pad;
           // Group-major: one group's P and Q channels (g rows each) stay in L1
           // across the K row displacements.
           for (int64_t gi = 0; gi < s.G; ++gi) {
@@ -413,7 +430,7 @@ class CorrelationOp : public CorrelationBase {
                   std::fill(rows_ky + kx * s.G * pl.Wp, rows_ky + kx * s.G * pl.Wp + pl.Wp, 0.f);
                 continue;
               }
-              const float* Q = cur + ii * plane + pl.pad;
+              const float* Q = frames.Row(cur_slot, xcur, ii, s.W, s.C, pl) + pl.pad;
               DispatchKD(s.K, s.D, [&](auto kt, auto dt) {
                 ForwardSpan<decltype(kt)::value, decltype(dt)::value>(
                     s, pl, P, Q, &wT[ky * s.C * s.K], gi, rows_ky);
