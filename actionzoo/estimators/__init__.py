@@ -1,5 +1,7 @@
 """scikit-learn estimators, one file per estimator; shared machinery in _base.py."""
+from actionzoo.estimators.correlation_net import CorrelationNet
 from actionzoo.estimators.corrnet_fusion import CorrNetFusion
 from actionzoo.estimators.late_fusion import LateFusion
+from actionzoo.estimators.stfn import STFN
 
-__all__ = ["CorrNetFusion", "LateFusion"]
+__all__ = ["CorrelationNet", "CorrNetFusion", "LateFusion", "STFN"]
