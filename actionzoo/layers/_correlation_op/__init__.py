@@ -33,14 +33,18 @@ def cache_dir():
 
 
 def _cpu_model():
+    """CPU name and feature flags (the library is built with -march=native)."""
+    lines = []
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith(("model name", "flags")):
-                    return line
+                if line.startswith(("model name", "flags")) and line not in lines:
+                    lines.append(line)
+                if len(lines) == 2:
+                    break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return "".join(lines) or platform.processor() or platform.machine()
 
 
 def _build_command(output):
