@@ -111,7 +111,9 @@ class ClipLoader:
 
     @property
     def num_views(self):
-        """Views per video: sampler views x transform views."""
+        """Views per video: sampler views x transform views (None: varies per video)."""
+        if self.sampler.num_views is None:
+            return None
         return self.sampler.num_views * getattr(self.transform, "num_views", 1)
 
     def _infer_frame_size(self, frame_size):
@@ -128,8 +130,10 @@ class ClipLoader:
     def output_spec(self):
         """Shape (without batch axis) and dtype of every output array.
 
-        A leading view axis is present only when there is more than one
-        view. Audio views follow the sampler views (crops share audio).
+        A leading view axis is present unless there is exactly one view; its
+        length is ``None`` when the sampler's number of views depends on the
+        video (non-overlapping clips). Audio views follow the sampler views
+        (crops share audio).
 
         Examples
         --------
@@ -137,7 +141,7 @@ class ClipLoader:
         >>> ClipLoader(SegmentSampler(5, mode="test"), eval_transform(112, 128)).output_spec()
         {'rgb': ((5, 112, 112, 3), 'uint8')}
         """
-        v = (self.num_views,) if self.num_views > 1 else ()
+        v = () if self.num_views == 1 else (self.num_views,)
         t = (self.sampler.length,)
         spec = {}
         if "rgb" in self.modalities:
@@ -145,7 +149,7 @@ class ClipLoader:
         if "flow" in self.modalities:
             spec["flow"] = (v + t + self.frame_size + (2 * self.flow_length,), "uint8")
         if "audio" in self.modalities:
-            s = (self.sampler.num_views,) if self.sampler.num_views > 1 and self.audio_span == "clip" else ()
+            s = () if self.sampler.num_views == 1 or self.audio_span == "video" else (self.sampler.num_views,)
             spec["audio"] = (s + (self.audio_examples, EXAMPLE_FRAMES, NUM_MEL_BANDS), "float32")
             spec["has_audio"] = ((), "bool")
         return spec
@@ -178,8 +182,9 @@ class ClipLoader:
             out.extend(resize_clip(c, h, w) for c in clip)
         return np.stack(out)
 
-    def _squeeze(self, x):
-        return x[0] if x.shape[0] == 1 else x
+    @staticmethod
+    def _squeeze(x, views):
+        return x[0] if views == 1 else x
 
     def __call__(self, path, seed=0):
         """Load ``path``; returns a dict of arrays matching :meth:`output_spec`.
@@ -229,7 +234,7 @@ class ClipLoader:
         if "rgb" in self.modalities:
             frames = source.read(indices.reshape(-1), short_side=self.short_side)
             clips = frames.reshape((views, length) + frames.shape[1:])
-            out["rgb"] = self._squeeze(self._views(clips, seed, "rgb"))
+            out["rgb"] = self._squeeze(self._views(clips, seed, "rgb"), self.num_views)
         if "flow" in self.modalities:
             if hasattr(source, "flow_stacks"):
                 stacks = source.flow_stacks(indices.reshape(-1), self.flow_length)
@@ -238,7 +243,7 @@ class ClipLoader:
                                           method=self.flow_method, bound=self.flow_bound,
                                           short_side=self.short_side, cache=self.flow_cache)
             clips = stacks.reshape((views, length) + stacks.shape[1:])
-            out["flow"] = self._squeeze(self._views(clips, seed, "flow"))
+            out["flow"] = self._squeeze(self._views(clips, seed, "flow"), self.num_views)
         return out
 
     def _audio(self, source, indices):
@@ -255,4 +260,5 @@ class ClipLoader:
             end = None if stored is not None else len(track) / self.sample_rate
             return {"audio": cut(0.0, end), "has_audio": np.bool_(has_audio)}
         examples = [cut(*audio_window(view, fps, num_examples=n)) for view in indices]
-        return {"audio": self._squeeze(np.stack(examples)), "has_audio": np.bool_(has_audio)}
+        return {"audio": self._squeeze(np.stack(examples), self.sampler.num_views),
+                "has_audio": np.bool_(has_audio)}

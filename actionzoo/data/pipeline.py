@@ -208,6 +208,10 @@ def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None,
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     log = log if log is not None else SkipLog()
     keys = list(spec)
+    variable = [k for k in keys if None in spec[k][0]]
+    if variable and batch_size != 1:
+        raise ValueError(f"{variable} have a per-video number of views (sampler with "
+                         "num_clips=None); use batch_size=1")
     dtypes = [tf.as_dtype(spec[k][1]) for k in keys]
 
     def py_load(item, element_seed):
@@ -216,7 +220,9 @@ def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None,
             out, label, where = load(item, int(element_seed))
             arrays = [np.asarray(out[k], dtype=spec[k][1]) for k in keys]
             for k, a in zip(keys, arrays):
-                if a.shape != spec[k][0]:
+                expected = spec[k][0]
+                if len(a.shape) != len(expected) or any(
+                        e is not None and e != d for e, d in zip(expected, a.shape)):
                     raise DataError(where, f"{k} has shape {a.shape}, expected {spec[k][0]}")
             return (*arrays, np.int64(label), np.bool_(True))
         except Exception as exc:  # noqa: BLE001 - re-raised below unless skippable

@@ -49,8 +49,9 @@ class Sampler:
 
     Attributes
     ----------
-    num_views : int
-        Views per video (1 in training).
+    num_views : int or None
+        Views per video (1 in training; ``None`` when it depends on the
+        video's length).
     length : int
         Frames per view.
     requires_motion : bool
@@ -83,7 +84,7 @@ class Sampler:
         if num_frames < 1:
             raise ValueError(f"cannot sample from a video with {num_frames} frames")
         out = np.asarray(self._sample(num_frames, as_rng(rng), motion), np.int64)
-        return out.reshape(self.num_views, self.length)
+        return out.reshape(-1 if self.num_views is None else self.num_views, self.length)
 
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -208,33 +209,40 @@ class DenseClipSampler(Sampler):
 
 
 class UniformClipSampler(Sampler):
-    """``num_clips`` clips spread uniformly over the video (test views).
+    """Test clips spread uniformly over the video.
 
-    Clip starts are evenly spaced from the first to the last possible
-    start, as in the 10-clip testing of CorrNet/R(2+1)D.
+    With ``num_clips=n`` clip starts are evenly spaced from the first to the
+    last possible start, as in the 10-clip testing of CorrNet/R(2+1)D. With
+    ``num_clips=None`` the video is cut into consecutive non-overlapping
+    clips (STC testing; at least one clip), so the number of views depends
+    on the video's length.
 
     Parameters
     ----------
     clip_length : int, default 16
     stride : int, default 1
-    num_clips : int, default 10
+    num_clips : int or None, default 10
     short : {"loop", "pad", "error"}, default "loop"
 
     Examples
     --------
     >>> UniformClipSampler(2, num_clips=3).sample(11).tolist()
     [[0, 1], [4, 5], [9, 10]]
+    >>> UniformClipSampler(4, num_clips=None).sample(11).tolist()
+    [[0, 1, 2, 3], [4, 5, 6, 7]]
     """
 
     mode = "test"
 
     def __init__(self, clip_length=16, stride=1, num_clips=10, short="loop"):
-        _check_positive(clip_length=clip_length, stride=stride, num_clips=num_clips)
+        _check_positive(clip_length=clip_length, stride=stride)
+        if num_clips is not None:
+            _check_positive(num_clips=num_clips)
         if short not in _SHORT:
             raise ValueError(f"short must be one of {_SHORT}, got {short!r}")
         self.clip_length = int(clip_length)
         self.stride = int(stride)
-        self.num_clips = int(num_clips)
+        self.num_clips = None if num_clips is None else int(num_clips)
         self.short = short
 
     @property
@@ -251,7 +259,10 @@ class UniformClipSampler(Sampler):
 
     def _sample(self, n, rng, motion):
         room = max(n - self.span, 0)
-        if self.num_clips == 1:
+        if self.num_clips is None:
+            step = self.clip_length * self.stride
+            starts = np.arange(room // step + 1) * step
+        elif self.num_clips == 1:
             starts = np.array([room // 2])
         else:
             starts = np.round(np.linspace(0, room, self.num_clips)).astype(np.int64)

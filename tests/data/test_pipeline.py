@@ -264,3 +264,19 @@ def test_audio_only_dataset(videos):
     assert set(features) == {"audio", "has_audio"}
     assert features["audio"].shape == (4, 2, 1, 96, 64)
     assert features["has_audio"].numpy().tolist() == [True, False, True, False]
+
+
+def test_non_overlapping_clips_have_per_video_view_counts(videos):
+    paths, labels = videos  # 30, 40, 20, 25 frames
+    sampler = UniformClipSampler(8, num_clips=None)
+    with pytest.raises(ValueError, match="batch_size=1"):
+        make_dataset(paths, labels, sampler, frame_size=24, batch_size=2)
+    ds = make_dataset(paths, labels, sampler, frame_size=(48, 64), batch_size=1,
+                      modalities=("rgb", "audio"))
+    shapes, firsts = [], []
+    for features, _ in ds:
+        shapes.append(features["rgb"].shape[1])
+        firsts.append(decode_indices(features["rgb"].numpy()[0, :, 0]).tolist())
+        assert features["audio"].shape[1] == features["rgb"].shape[1]
+    assert shapes == [3, 5, 2, 3]
+    assert firsts[1] == [0, 8, 16, 24, 32]

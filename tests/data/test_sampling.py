@@ -61,6 +61,8 @@ def test_uniform_clips_cover_the_video():
     assert idx[0, 0] == 0 and idx[-1, -1] == 299
     assert np.all(np.diff(idx[:, 0]) > 0)
     assert UniformClipSampler(4, num_clips=1).sample(10).tolist() == [[3, 4, 5, 6]]
+    assert UniformClipSampler(4, num_clips=None).sample(3).tolist() == [[0, 1, 2, 0]]  # at least one clip
+    assert UniformClipSampler(4, stride=2, num_clips=None).sample(20).tolist() == [[0, 2, 4, 6], [8, 10, 12, 14]]
 
 
 def test_adaptive_allocates_by_motion():
