@@ -126,9 +126,9 @@ def aggregate_clips(scores, video_ids=None, method="mean"):
 
     Examples
     --------
-    >>> views = np.array([[[0.2, 0.8], [0.6, 0.4]]])  # 1 video, 2 views
+    >>> views = np.array([[[0.25, 0.75], [0.75, 0.25]]])  # 1 video, 2 views
     >>> aggregate_clips(views).tolist()
-    [[0.4, 0.6]]
+    [[0.5, 0.5]]
     >>> s, ids = aggregate_clips([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], ["a", "b", "a"], "max")
     >>> s.tolist(), ids
     ([[1.0, 0.5], [0.0, 1.0]], ['a', 'b'])

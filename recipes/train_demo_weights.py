@@ -1,0 +1,144 @@
+"""Train the shipped demo weights ``corrnet26.demo`` and record them in the manifest.
+
+A tiny CorrNet-26 (Wang et al.; width x0.125, 8-frame clips at 48x48) is
+trained from scratch on split 1 of the synthetic demo dataset
+(:func:`actionzoo.data.make_synthetic_dataset`: 10 motion classes, the
+class is the motion, not the appearance), evaluated on the held-out groups
+of split 1 with the entry's own test preprocessing (4 uniform clips, centre
+crop, softmax averaged over clips), saved to
+``weights/corrnet26.demo.weights.h5`` and written into
+``weights/manifest.json`` with its sha256, size, architecture,
+preprocessing, classes and the accuracy it reached.
+
+These are demo weights, not a paper figure: they exist so that
+``actionzoo predict`` works offline out of the box.
+
+Run from the repository root::
+
+    python recipes/train_demo_weights.py             # ~10 min on 2 CPU cores
+    python recipes/train_demo_weights.py --epochs 2  # smoke run
+
+The dataset is generated into ``--data`` if that folder has no
+``ucfTrainTestlist/``.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from actionzoo.data import (
+    DenseClipSampler, SYNTHETIC_CLASSES, load_ucf101, make_dataset, make_synthetic_dataset,
+    train_transform,
+)
+from actionzoo.models import correlation_net
+from actionzoo.metrics import aggregate_clips, mean_class_accuracy, softmax, top_k_accuracy
+from actionzoo.weights import MANIFEST_NAME, SHIPPED_DIR, Preprocessing, PretrainedInfo, sha256sum
+
+NAME = "corrnet26.demo"
+DATASET = dict(num_classes=10, groups=6, clips_per_group=4, num_frames=(40, 60),
+               width=128, height=96, seed=0)
+CLASSES = list(SYNTHETIC_CLASSES[:DATASET["num_classes"]])
+ARCHITECTURE = {"builder": "correlation_net", "kwargs": dict(
+    depth=26, variant="corrnet", clip_length=8, input_size=48, num_classes=len(CLASSES),
+    width=0.125, group_size=8, dropout=0.2)}
+PREPROCESSING = Preprocessing(clip_length=8, stride=2, input_size=48, short_side=56, num_clips=4,
+                              crops=1, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default="demo-data", help="synthetic dataset folder (default: %(default)s)")
+    p.add_argument("--out", default=str(SHIPPED_DIR), help="weights folder with manifest.json")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def evaluate(model, split):
+    """Video-level top-1/top-5 and mean class accuracy with the entry's test views."""
+    loader = PREPROCESSING.loader()
+    views = np.stack([softmax(model.predict_on_batch(PREPROCESSING.normalize(loader(p)["rgb"])))
+                      for p in split.paths])
+    video_scores = aggregate_clips(views)
+    y = np.asarray(split.labels)
+    return {"top1": round(top_k_accuracy(y, video_scores, 1), 4),
+            "top5": round(top_k_accuracy(y, video_scores, 5), 4),
+            "mean_class_accuracy": round(mean_class_accuracy(y, video_scores.argmax(1)), 4),
+            "videos": len(y)}
+
+
+def update_manifest(out_dir, entry):
+    path = Path(out_dir) / MANIFEST_NAME
+    data = json.loads(path.read_text()) if path.exists() else {"format": 1, "weights": {}}
+    data.setdefault("weights", {})[NAME] = entry
+    PretrainedInfo.from_dict(NAME, entry)  # validate before writing
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
+    if not (Path(args.data) / "ucfTrainTestlist").is_dir():
+        make_synthetic_dataset(args.data, **DATASET)
+    train = load_ucf101(args.data, split=1, subset="train")
+    test = load_ucf101(args.data, split=1, subset="test")
+    if train.classes != CLASSES:
+        sys.exit(f"{args.data}: classes {train.classes} differ from {CLASSES}")
+
+    model = correlation_net(**ARCHITECTURE["kwargs"])
+    steps = -(-len(train) // args.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps * args.epochs)
+    model.compile(keras.optimizers.Adam(schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    ds = make_dataset(train.paths, train.labels,
+                      DenseClipSampler(PREPROCESSING.clip_length, stride=PREPROCESSING.stride),
+                      train_transform(PREPROCESSING.input_size, PREPROCESSING.short_side),
+                      batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    start = time.time()
+    for epoch in range(args.epochs):
+        losses, accs = [], []
+        for clips, y in ds:
+            loss, acc = model.train_on_batch(PREPROCESSING.normalize(clips.numpy()), y.numpy())
+            losses.append(loss)
+            accs.append(acc)
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {np.mean(losses):.3f} "
+              f"train clip acc {np.mean(accs):.3f} ({time.time() - start:.0f} s)", flush=True)
+
+    metrics = evaluate(model, test)
+    print(f"split-1 test videos: {metrics}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    file = f"{NAME}.weights.h5"
+    shipped = correlation_net(**ARCHITECTURE["kwargs"])  # uncompiled: no optimizer state in the file
+    shipped.set_weights(model.get_weights())
+    shipped.save_weights(out / file)
+    entry = {
+        "file": file, "urls": [], "sha256": sha256sum(out / file), "size": (out / file).stat().st_size,
+        "architecture": ARCHITECTURE, "preprocessing": vars_of(PREPROCESSING), "classes": CLASSES,
+        "license": "Apache-2.0", "recipe": "recipes/train_demo_weights.py",
+        "description": ("Tiny CorrNet-26 (width x0.125, 8x48x48 clips) trained from scratch on "
+                        "the synthetic demo dataset (split 1, 10 motion classes). Demo weights, "
+                        "not a paper result."),
+        "metrics": {"dataset": "synthetic demo, split 1 test (held-out groups)",
+                    "epochs": args.epochs, "seed": args.seed, **metrics},
+    }
+    print(f"wrote {out / file} ({entry['size']} bytes) and {update_manifest(out, entry)}")
+
+
+def vars_of(prep):
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(prep).items()}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""actionzoo.weights against a real HTTP server on 127.0.0.1 and real weight files."""
+import hashlib
+import http.server
+import json
+import os
+import threading
+import urllib.request
+
+import numpy as np
+import pytest
+
+from actionzoo import weights
+from actionzoo.models import corrnet_fusion_mlp
+
+ARCH = {"builder": "corrnet_fusion_mlp",
+        "kwargs": {"n_scores": 3, "n_classes": 3, "hidden_units": [8]}}
+FILE = "fusion.tiny.weights.h5"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.routes[path] = (body, bytes_to_send)``; 404 otherwise."""
+
+    timeout = 5  # socket timeout of the handler side
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        self.server.requests.append(self.path)
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404, "Not Found")
+            return
+        body, send = route
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:send])
+        self.wfile.flush()
+        if send < len(body):  # interrupted transfer: close mid-body
+            self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.routes, httpd.requests = {}, []
+    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def weight_file(tmp_path):
+    """A small Keras model's weights saved to disk: (model, bytes)."""
+    model = corrnet_fusion_mlp(3, 3, hidden_units=(8,))
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    path = tmp_path / "src" / FILE
+    path.parent.mkdir()
+    model.save_weights(path)
+    return model, path.read_bytes()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("ACTIONZOO_HOME", str(home))
+    for var in ("ACTIONZOO_OFFLINE", "ACTIONZOO_WEIGHTS_URL", "ACTIONZOO_MANIFEST"):
+        monkeypatch.delenv(var, raising=False)
+    return home / "weights"
+
+
+def _registry(directory, data, urls, sha=None, size=None):
+    """Write a one-entry manifest into ``directory``; return its Registry."""
+    directory.mkdir(parents=True, exist_ok=True)
+    entry = {"file": FILE, "urls": urls, "sha256": sha or hashlib.sha256(data).hexdigest(),
+             "size": len(data) if size is None else size, "architecture": ARCH,
+             "preprocessing": {"clip_length": 1}, "classes": ["a", "b", "c"],
+             "license": "Apache-2.0", "recipe": "tests/test_weights.py"}
+    path = directory / "manifest.json"
+    path.write_text(json.dumps({"weights": {"fusion.tiny": entry}}))
+    return weights.Registry(path)
+
+
+def _cache_files(cache):
+    return sorted(os.listdir(cache)) if cache.exists() else []
+
+
+def test_download_verifies_caches_and_loads(server, weight_file, tmp_path, env):
+    model, data = weight_file
+    server.routes["/w/" + FILE] = (data, len(data))
+    reg = _registry(tmp_path / "reg", data, [server.base + "/w/" + FILE])
+
+    path = weights.download("fusion.tiny", verbose=0, registry=reg)
+    assert path == env / FILE
+    assert path.read_bytes() == data
+    assert _cache_files(env) == [FILE]  # no temp file left behind
+    assert server.requests == ["/w/" + FILE]
+
+    assert weights.download("fusion.tiny", verbose=0, registry=reg) == path
+    loaded = weights.load_pretrained("fusion.tiny", registry=reg)
+    assert server.requests == ["/w/" + FILE]  # cache hits: no second request
+    rng = np.random.default_rng(1)
+    x = [rng.normal(size=(4, 3)).astype("float32") for _ in range(2)]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert weights.verify(path, registry=reg).name == "fusion.tiny"
+
+
+def test_hash_mismatch_caches_nothing(server, weight_file, tmp_path, env):
+    _, data = weight_file
+    url = server.base + "/w/" + FILE
+    server.routes["/w/" + FILE] = (data, len(data))
+    wrong = hashlib.sha256(b"other bytes").hexdigest()
+    reg = _registry(tmp_path / "reg", data, [url], sha=wrong)
+    with pytest.raises(weights.ChecksumError) as err:
+        weights.download("fusion.tiny", verbose=0, registry=reg)
+    message = str(err.value)
+    assert url in message and wrong in message and hashlib.sha256(data).hexdigest() in message
+    assert _cache_files(env) == []
+
+
+def test_interrupted_transfer_is_an_error_and_caches_nothing(server, weight_file, tmp_path, env):
+    _, data = weight_file
+    url = server.base + "/w/" + FILE
+    server.routes["/w/" + FILE] = (data, len(data) // 2)
+    reg = _registry(tmp_path / "reg", data, [url])
+    with pytest.raises(weights.DownloadError, match="interrupted") as err:
+        weights.download("fusion.tiny", verbose=0, timeout=5, registry=reg)
+    assert url in str(err.value) and f"{len(data) // 2} of {len(data)}" in str(err.value)
+    assert _cache_files(env) == []
+
+
+def test_404_names_the_url(server, weight_file, tmp_path, env):
+    _, data = weight_file
+    url = server.base + "/missing/" + FILE
+    reg = _registry(tmp_path / "reg", data, [url])
+    with pytest.raises(weights.DownloadError, match="HTTP 404") as err:
+        weights.download("fusion.tiny", verbose=0, registry=reg)
+    assert url in str(err.value)
+    assert _cache_files(env) == []
+
+
+def test_next_url_after_a_failed_one(server, weight_file, tmp_path, env):
+    _, data = weight_file
+    server.routes["/good/" + FILE] = (data, len(data))
+    reg = _registry(tmp_path / "reg", data, [server.base + "/bad/" + FILE, server.base + "/good/" + FILE])
+    assert weights.download("fusion.tiny", verbose=0, registry=reg).read_bytes() == data
+    assert server.requests == ["/bad/" + FILE, "/good/" + FILE]
+
+
+def test_offline_error_says_which_file_goes_where(server, weight_file, tmp_path, env, monkeypatch):
+    _, data = weight_file
+    url = server.base + "/w/" + FILE
+    server.routes["/w/" + FILE] = (data, len(data))
+    reg = _registry(tmp_path / "reg", data, [url])
+    monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")
+    with pytest.raises(weights.OfflineError) as err:
+        weights.load_pretrained("fusion.tiny", registry=reg)
+    message = str(err.value)
+    assert url in message and str(env / FILE) in message and reg["fusion.tiny"].sha256 in message
+    assert server.requests == []
+    # placing the file where the message says makes it work offline
+    env.mkdir(parents=True)
+    (env / FILE).write_bytes(data)
+    assert weights.download("fusion.tiny", registry=reg) == env / FILE
+    assert server.requests == []
+
+
+def test_mirror_env_var_replaces_the_entry_urls(server, weight_file, tmp_path, env, monkeypatch):
+    _, data = weight_file
+    server.routes["/mirror/" + FILE] = (data, len(data))
+    reg = _registry(tmp_path / "reg", data, [server.base + "/origin/" + FILE])
+    monkeypatch.setenv("ACTIONZOO_WEIGHTS_URL", server.base + "/mirror/")
+    assert weights.download("fusion.tiny", verbose=0, registry=reg).read_bytes() == data
+    assert server.requests == ["/mirror/" + FILE]
+
+
+def test_corrupt_cached_file_is_downloaded_again(server, weight_file, tmp_path, env, monkeypatch):
+    _, data = weight_file
+    server.routes["/w/" + FILE] = (data, len(data))
+    reg = _registry(tmp_path / "reg", data, [server.base + "/w/" + FILE])
+    env.mkdir(parents=True)
+    (env / FILE).write_bytes(b"\0" * len(data))
+    monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")
+    with pytest.raises(weights.ChecksumError, match=str(env / FILE)):
+        weights.load_pretrained("fusion.tiny", registry=reg)
+    monkeypatch.delenv("ACTIONZOO_OFFLINE")
+    assert weights.download("fusion.tiny", verbose=0, registry=reg).read_bytes() == data
+    assert len(server.requests) == 1
+
+
+def test_shipped_file_loads_without_network(weight_file, tmp_path, env, monkeypatch):
+    model, data = weight_file
+    reg = _registry(tmp_path / "reg", data, ["http://127.0.0.1:9/never/" + FILE])
+    (tmp_path / "reg" / FILE).write_bytes(data)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("network access for a shipped file")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    loaded = weights.load_pretrained("fusion.tiny", registry=reg)
+    x = [np.ones((2, 3), "float32"), np.arange(6, dtype="float32").reshape(2, 3)]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert _cache_files(env) == []
+    # a damaged shipped file is caught on load
+    (tmp_path / "reg" / FILE).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(weights.ChecksumError, match="sha256"):
+        weights.load_pretrained("fusion.tiny", registry=reg)
+
+
+def test_manifest_env_var_and_unknown_names(weight_file, tmp_path, env, monkeypatch):
+    _, data = weight_file
+    reg = _registry(tmp_path / "reg", data, [])
+    monkeypatch.setenv("ACTIONZOO_MANIFEST", str(reg.manifest))
+    assert weights.list_pretrained() == ["fusion.tiny"]
+    assert weights.list_pretrained("corrnet*") == []
+    with pytest.raises(weights.UnknownWeightsError, match="fusion.tiny"):
+        weights.pretrained_info("nope.demo")
+    with pytest.raises(weights.DownloadError, match="no download URL"):
+        weights.download("fusion.tiny")
+    with pytest.raises(FileNotFoundError, match="not downloaded"):
+        weights.verify("fusion.tiny")
+
+
+def test_verify_a_path(weight_file, tmp_path, env):
+    _, data = weight_file
+    reg = _registry(tmp_path / "reg", data, [])
+    good = tmp_path / "elsewhere" / FILE
+    good.parent.mkdir()
+    good.write_bytes(data)
+    assert weights.verify(good, registry=reg).name == "fusion.tiny"
+    good.write_bytes(data + b"x")
+    with pytest.raises(weights.ChecksumError, match="size"):
+        weights.verify(good, registry=reg)
+    other = tmp_path / "elsewhere" / "other.h5"
+    other.write_bytes(data)
+    with pytest.raises(weights.UnknownWeightsError, match="other.h5"):
+        weights.verify(other, registry=reg)
+
+
+def test_bad_manifest_entries_are_named(tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"weights": {"x.y": {"file": "f", "sha256": "abc", "size": 1,
+                                                    "architecture": ARCH, "classes": [],
+                                                    "preprocessing": {"clip_length": 1}}}}))
+    with pytest.raises(weights.WeightsError, match="'x.y'.*64-digit"):
+        weights.Registry(path)
+    path.write_text("{")
+    with pytest.raises(weights.WeightsError, match="not valid JSON"):
+        weights.Registry(path)
+
+
+def test_cache_dir_defaults_under_keras_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("ACTIONZOO_HOME", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert weights.cache_dir() == tmp_path / "kh" / "actionzoo" / "weights"
+
+
+def test_shipped_registry_entries_verify_and_load(env, monkeypatch):
+    monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")
+    names = weights.list_pretrained()
+    assert "corrnet26.demo" in names
+    for name in names:
+        info = weights.pretrained_info(name)
+        if (weights.SHIPPED_DIR / info.file).is_file():
+            assert weights.verify(name) == info
+    info = weights.pretrained_info("corrnet26.demo")
+    model = weights.load_pretrained("corrnet26.demo")
+    p = info.preprocessing
+    clip = np.zeros((1, p.clip_length, p.input_size, p.input_size, 3), np.uint8)
+    assert model.predict(p.normalize(clip), verbose=0).shape == (1, len(info.classes))
