@@ -1,6 +1,8 @@
 """actionzoo: a Keras 3 model zoo for video action recognition with a scikit-learn API."""
 __version__ = "0.1.0"
 
-from actionzoo.estimators import CorrelationNet, CorrNetFusion, LateFusion, STFN  # noqa: E402
+from actionzoo.estimators import (  # noqa: E402
+    STFN, CorrelationNet, CorrNetFusion, EmbeddingAnomalyDetector, LateFusion, STCNet)
 
-__all__ = ["CorrelationNet", "CorrNetFusion", "LateFusion", "STFN", "__version__"]
+__all__ = ["CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "STCNet", "STFN",
+           "__version__"]

@@ -1,7 +1,9 @@
 """scikit-learn estimators, one file per estimator; shared machinery in _base.py."""
 from actionzoo.estimators.correlation_net import CorrelationNet
+from actionzoo.estimators.anomaly import EmbeddingAnomalyDetector
 from actionzoo.estimators.corrnet_fusion import CorrNetFusion
 from actionzoo.estimators.late_fusion import LateFusion
+from actionzoo.estimators.stc_net import STCNet
 from actionzoo.estimators.stfn import STFN
 
-__all__ = ["CorrelationNet", "CorrNetFusion", "LateFusion", "STFN"]
+__all__ = ["CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "STCNet", "STFN"]

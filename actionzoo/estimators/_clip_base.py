@@ -1,0 +1,398 @@
+"""Clip input machinery shared by the clip estimators (CorrelationNet, STCNet).
+
+X is either a 1-D array of video file paths, streamed through the data
+layer (:func:`actionzoo.data.make_dataset`: decoded on demand in parallel
+``tf.data`` calls, never loaded whole), or a 5-D ``uint8`` array
+``(n, T, H, W, 3)`` of decoded videos. Both go through the same
+:class:`~actionzoo.data.ClipLoader` (sampler + transform), so a row of the
+array is treated exactly like a decoded file:
+
+* training: one clip of ``clip_length`` frames every ``frame_stride``
+  frames at a random start (temporal jittering), short side resized to
+  ``short_side``, multi-scale random crop of ``crop_size`` and, with
+  ``flip``, a random horizontal flip;
+* validation (``validation_fraction``): the centred clip, centre crop;
+* prediction: ``test_clips`` clips spread uniformly over the video times
+  ``test_crops`` crops (1, 3 or 10); class probabilities (and ``transform``
+  embeddings) are averaged over these views.
+
+Pixels enter the network as ``(x / 255 - 0.45) / 0.225``.
+"""
+import math
+import os
+import re
+from numbers import Integral, Real
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from actionzoo.data import (
+    ClipLoader, DenseClipSampler, ResizeShortSide, SkipLog, UniformClipSampler,
+    eval_transform, make_dataset, train_transform)
+from actionzoo.data.video import check_media_file
+from actionzoo.estimators._base import KerasClassifierBase, softmax
+from actionzoo.estimators._batches import ArrayBatches
+
+PIXEL_MEAN = 0.45
+PIXEL_STD = 0.225
+
+
+def normalize_pixels(clips):
+    """uint8 clips -> float32 network input ``(x / 255 - 0.45) / 0.225``.
+
+    NumPy arrays stay NumPy arrays; tensors stay tensors.
+    """
+    if isinstance(clips, np.ndarray):
+        return (clips.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
+    return (tf.cast(clips, tf.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
+
+
+class _ArrayVideo:
+    """One row ``(T, H, W, 3)`` of a 5-D array, read like an open video file."""
+
+    def __init__(self, frames, name):
+        self.frames = frames
+        self.path = name
+        self.info = SimpleNamespace(num_frames=len(frames), fps=25.0)
+
+    def read(self, indices, *, short_side=None):
+        clip = self.frames[np.asarray(indices)]
+        return clip if short_side is None else ResizeShortSide(short_side)(clip, None)
+
+
+class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                         KerasClassifierBase):
+    """Clip input, view averaging and the learning-rate schedule of clip nets.
+
+    Subclasses list the clip hyper-parameters below in their ``__init__``
+    and implement ``_build_backbone(n_classes)`` (a Keras model from float
+    clips ``(clip_length, crop_size, crop_size, 3)`` to logits, with the
+    pooled layer named ``"embedding"``).
+
+    Clip hyper-parameters
+    ---------------------
+    clip_length : int
+        Frames per clip ``L``.
+    frame_stride : int
+        Temporal sampling stride.
+    crop_size : int
+        Spatial crop (network input size).
+    short_side : int
+        Frames are resized to this short side before cropping.
+    flip : bool
+        Random horizontal flips in training (turn off when left/right
+        matters, e.g. the demo dataset's ``MoveLeft``/``MoveRight``).
+    test_clips, test_crops : int
+        Views averaged at prediction: clips uniformly spaced over the video,
+        and 1, 3 or 10 crops per clip.
+    lr_schedule : {"cosine", "constant"}
+        ``"cosine"``: linear warm-up over ``warmup_epochs`` then cosine
+        decay to 0 at the last epoch (a warm-started fit restarts it, as in
+        SGDR). Ignored when ``learning_rate`` is already a schedule.
+    warmup_epochs : float
+    on_error : {"raise", "skip"}
+        Bad video files in ``fit``: ``"raise"`` stops with an error naming
+        the file; ``"skip"`` leaves it out with a warning and records it in
+        ``skipped_``. Prediction always raises (every row needs an output).
+    """
+
+    _clip_parameter_constraints = {
+        "clip_length": [Interval(Integral, 1, None, closed="left")],
+        "frame_stride": [Interval(Integral, 1, None, closed="left")],
+        "crop_size": [Interval(Integral, 1, None, closed="left")],
+        "short_side": [Interval(Integral, 1, None, closed="left")],
+        "flip": ["boolean"],
+        "test_clips": [Interval(Integral, 1, None, closed="left")],
+        "test_crops": [Options(Integral, {1, 3, 10})],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
+        "warmup_epochs": [Interval(Real, 0, None, closed="left")],
+        "on_error": [StrOptions({"raise", "skip"})],
+        "weights": [str, os.PathLike, None],
+    }
+    _parameter_constraints = {**KerasClassifierBase._parameter_constraints,
+                              **_clip_parameter_constraints}
+    # Fits of at least this many steps run as tf.function, shorter ones
+    # eagerly. A traced train step of these conv nets runs ~15x faster than
+    # eager (0.06 s vs 1 s per batch of 8 for a tiny CorrNet-26) but costs
+    # ~20 s of tracing and leaks its FuncGraphs (see _base.py); short fits
+    # (tests, grid searches on toy data) are faster eagerly.
+    _graph_min_steps = 60
+
+    @property
+    def _run_eagerly(self):
+        return self.epochs * getattr(self, "_steps_per_epoch", 1) < self._graph_min_steps
+
+    # ------------------------------------------------------------------ X
+    def _check_X(self, X, *, reset):
+        name = type(self).__name__
+        if isinstance(X, (str, bytes, os.PathLike)):
+            raise TypeError(f"{name} expects a 1-D array of video paths or a 5-D uint8 "
+                            f"array (n, T, H, W, 3), got a single path {X!r}")
+        if isinstance(X, (tf.Tensor, tf.data.Dataset)):
+            raise TypeError(f"{name} expects numpy input (paths or a 5-D uint8 array), "
+                            f"got {type(X).__name__}")
+        X = np.asarray(X) if not (isinstance(X, np.ndarray)) else X
+        if X.ndim == 1:
+            return self._check_paths(X)
+        if X.ndim != 5:
+            raise ValueError(f"{name} expects a 1-D array of video paths or a 5-D array "
+                             f"(n, T, H, W, 3); got an array of shape {X.shape}")
+        if X.shape[-1] != 3:
+            raise ValueError(f"X must hold RGB frames (last axis 3), got shape {X.shape}")
+        if X.dtype != np.uint8:
+            raise TypeError(f"X as a 5-D array must be uint8 pixels 0..255, got dtype "
+                            f"{X.dtype}")
+        if min(X.shape[:4]) < 1:
+            raise ValueError(f"X has an empty axis: shape {X.shape}")
+        return X
+
+    def _check_paths(self, X):
+        if len(X) == 0:
+            raise ValueError("X is empty: no video paths")
+        paths = np.empty(len(X), dtype=object)
+        for i, p in enumerate(X.tolist()):
+            if not isinstance(p, (str, os.PathLike)):
+                raise TypeError(f"X[{i}] is {type(p).__name__} {p!r}, not a video path")
+            paths[i] = os.fspath(p)
+        if self.on_error == "raise":
+            for i, p in enumerate(paths):
+                try:
+                    check_media_file(p)
+                except (OSError, ValueError) as err:
+                    reason = getattr(err, "strerror", None) or str(err)
+                    raise ValueError(f"X[{i}]: {p!r}: {reason}") from err
+        return paths
+
+    # -------------------------------------------------------------- loaders
+    def _train_loader(self, *, augment):
+        frame = (self.crop_size, self.crop_size)
+        if augment:
+            return ClipLoader(
+                DenseClipSampler(self.clip_length, self.frame_stride, mode="train"),
+                train_transform(self.crop_size, self.short_side, flip=self.flip),
+                frame_size=frame)
+        return ClipLoader(DenseClipSampler(self.clip_length, self.frame_stride, mode="test"),
+                          eval_transform(self.crop_size, self.short_side, crops=1),
+                          frame_size=frame)
+
+    def _test_loader(self):
+        return ClipLoader(
+            UniformClipSampler(self.clip_length, self.frame_stride, num_clips=self.test_clips),
+            eval_transform(self.crop_size, self.short_side, crops=int(self.test_crops)),
+            frame_size=(self.crop_size, self.crop_size))
+
+    def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
+        loader = self._train_loader(augment=shuffle)
+        if inputs.ndim == 5:
+            def make(idx, rng):
+                seeds = rng.integers(2**31 - 1, size=len(idx))
+                clips = np.stack([loader.load(_ArrayVideo(inputs[i], f"X[{i}]"), int(s))["rgb"]
+                                  for i, s in zip(idx, seeds)])
+                return [normalize_pixels(clips)]
+            return ArrayBatches(make, y, sample_weight, self.batch_size, seed, shuffle=shuffle)
+
+        ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
+                          frame_size=loader.frame_size, batch_size=self.batch_size,
+                          shuffle=shuffle, seed=seed, on_error=self.on_error,
+                          skip_log=getattr(self, "_fit_skip_log", None),
+                          return_index=sample_weight is not None)
+        if self.on_error == "raise":  # every file gives a batch element: length known
+            ds = ds.apply(tf.data.experimental.assert_cardinality(
+                math.ceil(len(inputs) / self.batch_size)))
+        if sample_weight is None:
+            return ds.map(lambda x, label: (normalize_pixels(x), label))
+        weights = tf.constant(sample_weight, tf.float32)
+        return ds.map(lambda x, label: (normalize_pixels(x["rgb"]), label,
+                                        tf.gather(weights, x["index"])))
+
+    # ----------------------------------------------------------------- fit
+    def _fit_clips(self, X, y, sample_weight=None, initialize=None):
+        """``_fit_keras`` with the schedule length known, file errors as ValueError."""
+        n = len(X) if hasattr(X, "__len__") else 0
+        if self.validation_fraction is not None:
+            n -= int(math.ceil(n * self.validation_fraction))
+        self._steps_per_epoch = max(1, math.ceil(max(n, 1) / self.batch_size))
+        if (self.warm_start and hasattr(self, "model_") and self.lr_schedule == "cosine"
+                and not callable(self.learning_rate)):
+            self.model_.optimizer.iterations.assign(0)  # SGDR-style restart
+        self._fit_skip_log = SkipLog()
+        try:
+            with _file_errors_as_value_errors():
+                self._fit_keras(X, y, sample_weight, initialize=initialize)
+            self.skipped_ = [(item.path, item.error) for item in self._fit_skip_log]
+        finally:
+            del self._fit_skip_log
+        return self
+
+    def _make_optimizer(self):
+        if self.lr_schedule == "constant" or callable(self.learning_rate):
+            return super()._make_optimizer()
+        steps = self.epochs * getattr(self, "_steps_per_epoch", 1)
+        warmup = min(int(round(self.warmup_epochs * getattr(self, "_steps_per_epoch", 1))),
+                     steps - 1)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else float(self.learning_rate), decay_steps=max(steps - warmup, 1),
+            warmup_target=float(self.learning_rate) if warmup else None, warmup_steps=warmup)
+        original = self.learning_rate
+        try:
+            self.learning_rate = schedule
+            return super()._make_optimizer()
+        finally:
+            self.learning_rate = original
+
+    def _build_model(self, inputs, n_classes):
+        model = self._build_backbone(n_classes)
+        if self.weights is not None:
+            load_initial_weights(model, self.weights)
+        return model
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
+
+    # ------------------------------------------------------------ inference
+    def _view_outputs(self, model, X):
+        """``model`` on every test view of every video: ``(n, views, d)``."""
+        check_is_fitted(self)
+        self._validate_params()
+        inputs = self._check_X(X, reset=False)
+        loader = self._test_loader()
+        views = loader.num_views
+        per_batch = max(1, self.batch_size // views)
+
+        def run(clips):
+            clips = np.asarray(clips).reshape((-1,) + tuple(model.input_shape[1:]))
+            out = model([normalize_pixels(clips)], training=False)  # eager: no retracing
+            out = keras.ops.convert_to_numpy(out)
+            return out.reshape(-1, views, out.shape[-1])
+
+        outputs = []
+        if inputs.ndim == 5:
+            for start in range(0, len(inputs), per_batch):
+                clips = np.stack([loader.load(_ArrayVideo(inputs[i], f"X[{i}]"), 0)["rgb"]
+                                  for i in range(start, min(start + per_batch, len(inputs)))])
+                outputs.append(run(clips))
+        else:
+            ds = make_dataset(inputs, None, loader.sampler, loader.transform,
+                              frame_size=loader.frame_size, batch_size=per_batch,
+                              on_error="raise")
+            with _file_errors_as_value_errors():
+                for clips in ds:
+                    outputs.append(run(clips))
+        return np.concatenate(outputs, axis=0)
+
+    def predict_proba(self, X):
+        """Class probabilities averaged over the test views; rows sum to 1.
+
+        Parameters
+        ----------
+        X : array of video paths (n,) or uint8 array (n, T, H, W, 3)
+
+        Returns
+        -------
+        ndarray of shape (n, n_classes)
+        """
+        check_is_fitted(self)
+        logits = self._view_outputs(self.model_, X)
+        n, views, c = logits.shape
+        proba = softmax(logits.reshape(n * views, c)).reshape(n, views, c).mean(axis=1)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def transform(self, X):
+        """The pooled clip embedding (layer ``"embedding"``) averaged over views.
+
+        Parameters
+        ----------
+        X : array of video paths (n,) or uint8 array (n, T, H, W, 3)
+
+        Returns
+        -------
+        ndarray of shape (n, embedding width)
+        """
+        check_is_fitted(self)
+        embed = keras.Model(self.model_.inputs, self.model_.get_layer("embedding").output)
+        return self._view_outputs(embed, X).mean(axis=1)
+
+    @property
+    def _n_features_out(self):
+        return int(self.model_.get_layer("embedding").output.shape[-1])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = False
+        return tags
+
+
+class _file_errors_as_value_errors:
+    """Re-raise a data-layer file error surfacing through tf.data as ValueError.
+
+    A :class:`~actionzoo.data.DataError` raised in the loader reaches the
+    caller as ``tf.errors.InvalidArgumentError`` whose message carries the
+    file's name; other TensorFlow errors pass unchanged.
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if isinstance(err, tf.errors.InvalidArgumentError):
+            found = _DATA_ERROR.search(str(err))
+            if found:
+                raise ValueError(f"bad video file: {found.group(2)}") from err
+        return False
+
+
+_DATA_ERROR = re.compile(r"(DataError|DecodeError|FrameCountError): ([^\n]+)")
+
+
+def load_initial_weights(model, weights):
+    """Initialise ``model`` from a saved model or weights file, for fine-tuning.
+
+    ``.keras`` files: every layer whose name and weight shapes match is
+    copied; the classifier (``"logits"``) is skipped when its class count
+    differs. Any other layer of ``model`` left without weights is an error
+    (the file holds another architecture). ``.weights.h5`` files are loaded
+    with Keras' ``load_weights(skip_mismatch=True)``.
+    """
+    path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise ValueError(f"weights={path!r} is not a file; pass the path of a .keras "
+                         f"model or .weights.h5 file")
+    if path.endswith(".weights.h5"):
+        model.load_weights(path, skip_mismatch=True)
+        return model
+    if not path.endswith(".keras"):
+        raise ValueError(f"weights={path!r}: expected a .keras or .weights.h5 file")
+    source = keras.saving.load_model(path, compile=False)
+    transfer_layer_weights(source, model, skip=("logits",))
+    return model
+
+
+def transfer_layer_weights(source, target, skip=()):
+    """Copy weights layer by layer (matched by name) from ``source`` to ``target``.
+
+    Layers named in ``skip`` are copied only when their shapes match.
+    Raises ``ValueError`` naming the layers of ``target`` with weights that
+    found no counterpart.
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    missing = []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        src = by_name.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if src is None or [tuple(w.shape) for w in src.weights] != shapes:
+            if layer.name not in skip:
+                missing.append(layer.name)
+            continue
+        layer.set_weights(src.get_weights())
+    if missing:
+        raise ValueError(f"the weights do not fit this architecture: no matching weights "
+                         f"for layers {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+    return target

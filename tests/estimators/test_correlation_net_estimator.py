@@ -1,0 +1,158 @@
+"""CorrelationNet estimator: contract on both X forms, views, schedule, weights, bad input."""
+import pickle
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+
+from actionzoo import CorrelationNet
+from actionzoo.estimators._clip_base import _ArrayVideo, normalize_pixels
+from actionzoo.estimators.contract_checks import CONTRACT_CHECKS
+from tests.estimators.clip_videos import demo_videos
+
+TINY = dict(width=0.125, group_size=8, kernel_size=3, dilation=1, clip_length=4,
+            frame_stride=2, crop_size=32, short_side=36, flip=False, test_clips=2,
+            learning_rate=0.01, warmup_epochs=0, epochs=1, batch_size=6, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    return demo_videos(tmp_path_factory.mktemp("corrnet_videos"))
+
+
+@pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("form", ["paths", "array"])
+def test_contract(videos, form, check):
+    paths, y, frames = videos
+    check(CorrelationNet(**TINY), paths if form == "paths" else frames, y)
+
+
+def test_paths_and_arrays_give_the_same_predictions(videos):
+    """A decoded array row is treated exactly like its file (same clips, same views)."""
+    paths, y, frames = videos
+    clf = CorrelationNet(**TINY).fit(frames, y)
+    np.testing.assert_allclose(clf.predict_proba(paths), clf.predict_proba(frames), atol=1e-5)
+    np.testing.assert_allclose(clf.transform(paths), clf.transform(frames), atol=1e-4)
+
+
+def test_predictions_average_the_test_views(videos):
+    paths, y, frames = videos
+    clf = CorrelationNet(**{**TINY, "test_clips": 3}).fit(frames, y)
+    loader = clf._test_loader()
+    views = loader.load(_ArrayVideo(frames[0], "X[0]"), 0)["rgb"]
+    assert views.shape == (3, 4, 32, 32, 3)
+    logits = keras.ops.convert_to_numpy(clf.model_(normalize_pixels(views), training=False))
+    proba = np.exp(logits - logits.max(1, keepdims=True))
+    proba /= proba.sum(1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(frames[:1])[0], proba.mean(0), atol=1e-5)
+    embed = keras.Model(clf.model_.inputs, clf.model_.get_layer("embedding").output)
+    expected = keras.ops.convert_to_numpy(embed(normalize_pixels(views))).mean(0)
+    np.testing.assert_allclose(clf.transform(frames[:1])[0], expected, atol=1e-5)
+    # three crops per clip: 9 views
+    clf.set_params(test_crops=3)
+    assert clf._test_loader().num_views == 9
+    assert clf.predict_proba(frames[:2]).shape == (2, 3)
+
+
+def test_variants_and_blocks_build(videos):
+    _, y, frames = videos
+    for params in ({"variant": "r2d"}, {"variant": "r2plus1d"}, {"block": "concat"}):
+        clf = CorrelationNet(**{**TINY, **params}).fit(frames, y)
+        names = [layer.name for layer in clf.model_.layers]
+        assert any("correlation" in n for n in names) == (params.get("variant") is None)
+        assert clf.transform(frames[:2]).shape == (2, 256)
+
+
+def test_grid_search(videos):
+    _, y, frames = videos
+    search = GridSearchCV(CorrelationNet(**TINY), {"variant": ["corrnet", "r2d"]}, cv=2,
+                          refit=False, error_score="raise").fit(frames, y)
+    assert set(search.cv_results_["param_variant"]) == {"corrnet", "r2d"}
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_pickle_keeps_transform(videos):
+    paths, y, _ = videos
+    clf = CorrelationNet(**TINY).fit(paths, y)
+    revived = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(revived.transform(paths), clf.transform(paths), atol=1e-6)
+
+
+def test_cosine_schedule_with_warmup():
+    clf = CorrelationNet(learning_rate=0.2, epochs=10, warmup_epochs=2)
+    clf._steps_per_epoch = 5
+    lr = clf._make_optimizer()._learning_rate
+    assert isinstance(lr, keras.optimizers.schedules.CosineDecay)
+    rates = [float(lr(step)) for step in (0, 5, 10, 30, 50)]
+    np.testing.assert_allclose(rates[:3], [0.0, 0.1, 0.2], atol=1e-6)  # linear warm-up
+    assert 0.0 < rates[3] < 0.2 and rates[4] == pytest.approx(0.0, abs=1e-6)
+    assert clf.learning_rate == 0.2  # the parameter is untouched
+    const = CorrelationNet(learning_rate=0.2, lr_schedule="constant")._make_optimizer()
+    assert float(const.learning_rate) == pytest.approx(0.2)
+    opt = CorrelationNet()._make_optimizer()
+    assert opt.momentum == 0.9 and opt.weight_decay == pytest.approx(1e-4)
+
+
+def test_fine_tune_from_saved_model(videos, tmp_path):
+    _, y, frames = videos
+    source = CorrelationNet(**TINY).fit(frames, y)
+    path = str(tmp_path / "source.keras")
+    source.model_.save(path)
+    # Two classes instead of three: the classifier is new, the rest is copied.
+    keep = y < 2
+    clf = CorrelationNet(**{**TINY, "weights": path, "learning_rate": 1e-9})
+    clf.fit(frames[keep], y[keep])
+    conv = "res3_block1_2s_conv"
+    np.testing.assert_allclose(clf.model_.get_layer(conv).get_weights()[0],
+                               source.model_.get_layer(conv).get_weights()[0], atol=1e-6)
+    assert clf.model_.get_layer("logits").get_weights()[0].shape[-1] == 2
+    other = CorrelationNet(**{**TINY, "variant": "r2d", "weights": path})
+    with pytest.raises(ValueError, match="do not fit this architecture"):
+        other.fit(frames, y)
+    with pytest.raises(ValueError, match="not a file"):
+        CorrelationNet(**{**TINY, "weights": str(tmp_path / "none.keras")}).fit(frames, y)
+
+
+@pytest.mark.parametrize("X, error, match", [
+    (np.zeros((4, 8, 8, 3), np.uint8), ValueError, "shape"),
+    (np.zeros((4, 4, 8, 8, 3), np.float32), TypeError, "uint8"),
+    (np.zeros((4, 4, 8, 8, 1), np.uint8), ValueError, "RGB"),
+    (np.array([1, 2, 3, 4]), TypeError, r"X\[0\]"),
+    ("video.avi", TypeError, "single path"),
+])
+def test_bad_X(X, error, match):
+    with pytest.raises(error, match=match):
+        CorrelationNet(**TINY).fit(X, [0, 1, 0, 1])
+
+
+def test_missing_and_corrupt_files_are_named(videos, tmp_path):
+    paths, y, _ = videos
+    missing = paths.copy()
+    missing[3] = str(tmp_path / "missing.avi")
+    with pytest.raises(ValueError, match=r"X\[3\].*missing.avi.*not found"):
+        CorrelationNet(**TINY).fit(missing, y)
+    corrupt = paths.copy()
+    bad = tmp_path / "corrupt.avi"
+    bad.write_bytes(b"not a video" * 100)
+    corrupt[5] = str(bad)
+    with pytest.raises(ValueError, match="corrupt.avi"):
+        CorrelationNet(**TINY).fit(corrupt, y)
+    fitted = CorrelationNet(**TINY).fit(paths, y)
+    with pytest.raises(ValueError, match="corrupt.avi"):
+        fitted.predict(corrupt)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        skipping = CorrelationNet(**{**TINY, "on_error": "skip"}).fit(corrupt, y)
+    assert [p for p, _ in skipping.skipped_] == [str(bad)]
+    assert any("corrupt.avi" in str(w.message) for w in caught)
+    assert fitted.skipped_ == []
+
+
+def test_invalid_hyper_parameters(videos):
+    _, y, frames = videos
+    with pytest.raises(ValueError, match="test_crops"):
+        CorrelationNet(**{**TINY, "test_crops": 2}).fit(frames, y)
+    with pytest.raises(ValueError, match="group_size"):
+        CorrelationNet(**{**TINY, "group_size": 5}).fit(frames, y)
