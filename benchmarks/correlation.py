@@ -17,7 +17,7 @@ interleaved repeats (the implementations alternate, so load from other
 processes hits them alike); on a shared machine compare the ratios, not the
 absolute numbers.
 
-    python benchmarks/correlation.py [--repeats 20] [--no-network]
+    python benchmarks/correlation.py [--repeats 20] [--no-network] [--no-layer]
 """
 import argparse
 import os
@@ -127,10 +127,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--no-network", action="store_true")
+    parser.add_argument("--no-layer", action="store_true")
     args = parser.parse_args()
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
-    layer_benchmark(args.repeats)
+    if not args.no_layer:
+        layer_benchmark(args.repeats)
     if not args.no_network:
         network_benchmark(max(3, args.repeats // 2))
 
