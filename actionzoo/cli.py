@@ -1,0 +1,424 @@
+"""The ``actionzoo`` command.
+
+Subcommands (``actionzoo COMMAND --help`` for each):
+
+- ``weights list|download|verify`` -- the pretrained registry
+  (:mod:`actionzoo.weights`);
+- ``flops MODEL`` -- multiply-adds and parameters of a registry model or a
+  builder of :mod:`actionzoo.models` (:mod:`actionzoo.flops`);
+- ``predict VIDEO...`` -- top-k labels of videos with a registry model;
+- ``evaluate ROOT`` -- top-1/top-5, mean class accuracy and a confusion
+  matrix PNG of a registry model on a UCF101/HMDB51/folder split;
+- ``prepare ROOT OUTPUT`` -- decode RGB/flow/log-mel once into TFRecords.
+
+Exit codes: 0 success, 1 error (one line on stderr, no traceback), 2 usage
+error.
+
+Examples
+--------
+>>> main(["weights", "list"])  # doctest: +SKIP
+corrnet26.demo  correlation_net  10 classes  shipped  Tiny CorrNet-26 ...
+0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__all__ = ["main", "build_parser"]
+
+#: File extensions ``--dataset folder`` treats as videos.
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
+
+
+class UsageError(Exception):
+    """Bad command-line values found after parsing (exit code 2)."""
+
+
+# -- helpers ---------------------------------------------------------------------
+def _value(text):
+    """``--arg`` values: JSON when it parses (numbers, lists, true), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _kwargs(pairs):
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--arg expects KEY=VALUE, got {pair!r}")
+        out[key] = _value(value)
+    return out
+
+
+def _folder_split(root):
+    """Videos of a folder with one sub-folder per class (classes sorted by name)."""
+    from actionzoo.data import VideoSplit
+
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such directory")
+    classes = sorted(d for d in os.listdir(root)
+                     if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        for dirpath, _, files in sorted(os.walk(os.path.join(root, name))):
+            for f in sorted(files):
+                if f.lower().endswith(VIDEO_EXTENSIONS):
+                    paths.append(os.path.join(dirpath, f))
+                    labels.append(label)
+    if not paths:
+        raise FileNotFoundError(f"{root}: no videos ({', '.join(VIDEO_EXTENSIONS)}) in class "
+                                "sub-folders")
+    import numpy as np
+
+    return VideoSplit(paths, np.asarray(labels, np.int64), classes)
+
+
+def _load_split(args):
+    from actionzoo.data import load_hmdb51, load_ucf101
+
+    if args.dataset == "folder":
+        return _folder_split(args.root)
+    loader = load_ucf101 if args.dataset == "ucf101" else load_hmdb51
+    return loader(args.root, split=args.split, subset=args.subset,
+                  annotation_dir=args.annotation_dir)
+
+
+def _video_probabilities(model, info, paths, num_clips, crops, verbose):
+    """Yield ``(path, class probabilities)`` per video: softmax averaged over views."""
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from actionzoo.metrics import aggregate_clips, softmax
+
+    prep = info.preprocessing
+    loader = prep.loader(num_clips=num_clips, crops=crops)
+    for path in tqdm(paths, desc="videos", unit="video", disable=not verbose, file=sys.stderr):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such video file")
+        rgb = loader(path)[prep.modality]
+        views = rgb if rgb.ndim == 5 else rgb[None]
+        logits = np.asarray(model.predict_on_batch(prep.normalize(views)))
+        yield path, aggregate_clips(softmax(logits)[None])[0]
+
+
+# -- commands ----------------------------------------------------------------------
+def _weights_list(args):
+    from actionzoo import weights
+
+    names = weights.list_pretrained(args.pattern)
+    reg = weights.default_registry()
+    rows = []
+    for name in names:
+        info = reg[name]
+        local = reg.local_path(name)
+        where = ("shipped" if local is not None and local.parent == reg.local_dir
+                 else "cached" if local is not None else "remote")
+        rows.append({"name": name, "builder": info.architecture["builder"],
+                     "classes": len(info.classes), "size": info.size, "where": where,
+                     "license": info.license, "description": info.description})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"no pretrained weights match {args.pattern!r}" if args.pattern else
+              f"no pretrained weights in {reg.manifest}")
+    else:
+        for r in rows:
+            print(f"{r['name']:<24} {r['builder']:<20} {r['classes']:>4} classes  "
+                  f"{r['size'] / 1e6:6.2f} MB  {r['where']:<8} {r['description'][:60]}")
+    return 0
+
+
+def _weights_download(args):
+    from actionzoo import weights
+
+    for name in args.names:
+        path = weights.download(name, force=args.force, verbose=0 if args.quiet else 1)
+        print(f"{name}: {path}")
+    return 0
+
+
+def _weights_verify(args):
+    from actionzoo import weights
+
+    for item in args.items:
+        info = weights.verify(item)
+        print(f"{item}: OK ({info.name}, sha256 {info.sha256})")
+    return 0
+
+
+def _flops(args):
+    from actionzoo import models, weights
+    from actionzoo.flops import count_flops, count_params
+
+    kwargs = _kwargs(args.arg)
+    if args.model in weights.list_pretrained():
+        if kwargs:
+            raise UsageError("--arg applies to builder names, not to registry weights")
+        model = weights.pretrained_info(args.model).build_model()
+    elif args.model in models.__all__ and callable(getattr(models, args.model)):
+        try:
+            model = getattr(models, args.model)(**kwargs)
+        except TypeError as exc:
+            raise UsageError(f"{args.model}: {exc}") from None
+    else:
+        raise UsageError(f"unknown model {args.model!r}: give a registry name "
+                         f"({', '.join(weights.list_pretrained()) or 'none'}) or a builder of "
+                         f"actionzoo.models (e.g. correlation_net, resnet3d)")
+    flops, params = count_flops(model), count_params(model)
+    result = {"model": args.model, "name": model.name,
+              "input_shape": [list(t.shape[1:]) for t in model.inputs],
+              "multiply_adds": flops, "params": params}
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        shapes = ", ".join("x".join(str(d) for d in s) for s in result["input_shape"])
+        print(f"{model.name} (input {shapes})")
+        print(f"multiply-adds: {flops / 1e9:.3f} G ({flops:,})")
+        print(f"parameters:    {params / 1e6:.3f} M ({params:,})")
+    return 0
+
+
+def _predict(args):
+    from actionzoo import weights
+
+    info = weights.pretrained_info(args.weights)
+    k = min(args.top_k, len(info.classes))
+    model = weights.load_pretrained(args.weights, verbose=not args.quiet)
+    results = []
+    for path, probs in _video_probabilities(model, info, args.videos, args.clips, args.crops,
+                                            verbose=not args.quiet and len(args.videos) > 1):
+        order = probs.argsort()[::-1][:k]
+        results.append({"video": path, "predictions": [
+            {"label": info.classes[i], "probability": round(float(probs[i]), 6)} for i in order]})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print(r["video"])
+            for p in r["predictions"]:
+                print(f"  {p['probability']:.3f}  {p['label']}")
+    return 0
+
+
+def _evaluate(args):
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    from actionzoo import weights
+    from actionzoo.metrics import mean_class_accuracy, top_k_accuracy
+    from actionzoo.plots import save_confusion_matrix
+
+    info = weights.pretrained_info(args.weights)
+    split = _load_split(args)
+    unknown = [c for c in split.classes if c not in info.classes]
+    if unknown:
+        raise ValueError(f"{args.root}: classes {unknown} are not among the {len(info.classes)} "
+                         f"classes of {args.weights}")
+    to_model = np.array([info.classes.index(c) for c in split.classes])
+    y = to_model[split.labels]
+    paths = split.paths if args.limit is None else split.paths[:args.limit]
+    y = y[:len(paths)]
+    model = weights.load_pretrained(args.weights, verbose=not args.quiet)
+    probs = np.stack([p for _, p in _video_probabilities(model, info, paths, args.clips,
+                                                         args.crops, not args.quiet)])
+    pred = probs.argmax(1)
+    n = len(info.classes)
+    cm = confusion_matrix(y, pred, labels=np.arange(n))
+    result = {"weights": args.weights, "dataset": args.dataset, "root": os.fspath(args.root),
+              "videos": len(paths), "top1": top_k_accuracy(y, probs, 1),
+              "top5": top_k_accuracy(y, probs, min(5, n)),
+              "mean_class_accuracy": mean_class_accuracy(y, pred),
+              "classes": list(info.classes), "confusion_matrix": cm.tolist()}
+    if args.dataset != "folder":
+        result.update(split=args.split, subset=args.subset)
+    os.makedirs(args.out, exist_ok=True)
+    png = os.path.join(args.out, "confusion_matrix.png")
+    save_confusion_matrix(cm, info.classes, png, title=f"{args.weights} on {args.root}")
+    with open(os.path.join(args.out, "metrics.json"), "w") as fh:
+        json.dump(result, fh, indent=2)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"videos: {len(paths)}")
+        print(f"top-1 accuracy:      {result['top1']:.4f}")
+        print(f"top-5 accuracy:      {result['top5']:.4f}")
+        print(f"mean class accuracy: {result['mean_class_accuracy']:.4f}")
+        print(f"wrote {png} and {os.path.join(args.out, 'metrics.json')}")
+    return 0
+
+
+def _prepare(args):
+    from actionzoo.data import SkipLog, prepare
+
+    modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    bad = [m for m in modalities if m not in ("rgb", "flow", "audio")]
+    if bad or not modalities:
+        raise UsageError(f"--modalities takes a comma-separated subset of rgb,flow,audio, got "
+                         f"{args.modalities!r}")
+    split = _load_split(args)
+    log = SkipLog()
+    shards = prepare(split.paths, split.labels, args.output, modalities=modalities,
+                     short_side=args.short_side or None, videos_per_shard=args.videos_per_shard,
+                     flow_method=args.flow_method, on_error="skip" if args.skip_bad else "raise",
+                     skip_log=log, verbose=0 if args.quiet else 1)
+    with open(os.path.join(args.output, "classes.json"), "w") as fh:
+        json.dump(list(split.classes), fh, indent=1)
+    print(f"wrote {len(split.paths) - len(log)} videos ({', '.join(modalities)}) into "
+          f"{len(shards)} shard(s) in {args.output}"
+          + (f"; skipped {len(log)} bad file(s), listed in manifest.json" if len(log) else ""))
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------
+def _add_dataset_args(p):
+    p.add_argument("root", help="dataset folder (UCF101/HMDB51 class folders, or a folder "
+                                "with one sub-folder of videos per class)")
+    p.add_argument("--dataset", choices=("ucf101", "hmdb51", "folder"), default="ucf101",
+                   help="layout of ROOT (default: %(default)s; the synthetic demo dataset is "
+                        "ucf101)")
+    p.add_argument("--split", type=int, choices=(1, 2, 3), default=1)
+    p.add_argument("--subset", choices=("train", "test"), default="test")
+    p.add_argument("--annotation-dir", help="split files folder (default: found next to ROOT)")
+
+
+def _add_view_args(p):
+    p.add_argument("--clips", type=int, help="clips per video (default: the weights' setting)")
+    p.add_argument("--crops", type=int, choices=(1, 3, 10), help="crops per clip (default: "
+                                                                 "the weights' setting)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser():
+    """The argument parser of ``actionzoo`` (one sub-parser per command)."""
+    from actionzoo import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="actionzoo", description="Video action recognition model zoo.",
+        epilog="Run `actionzoo COMMAND --help` for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"actionzoo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    w = sub.add_parser("weights", help="list, download and verify pretrained weights",
+                       description="Pretrained weights registry (weights/manifest.json). "
+                                   "Environment: ACTIONZOO_HOME (cache), ACTIONZOO_WEIGHTS_URL "
+                                   "(mirror), ACTIONZOO_OFFLINE=1, ACTIONZOO_MANIFEST.")
+    wsub = w.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = wsub.add_parser("list", help="list registered weights")
+    p.add_argument("pattern", nargs="?", help="shell-style filter, e.g. 'corrnet*'")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=_weights_list)
+    p = wsub.add_parser("download", help="download (and verify) weights into the cache")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("--force", action="store_true", help="download even if cached")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_weights_download)
+    p = wsub.add_parser("verify", help="check sha256 and size of weights files")
+    p.add_argument("items", nargs="+", metavar="NAME_OR_PATH")
+    p.set_defaults(func=_weights_verify)
+
+    p = sub.add_parser("flops", help="multiply-adds and parameters of a model",
+                       description="Build a model (registry name, e.g. corrnet26.demo, or an "
+                                   "actionzoo.models builder with --arg KEY=VALUE) and count "
+                                   "multiply-adds of one sample and parameters.",
+                       epilog="Example: actionzoo flops correlation_net --arg depth=26 "
+                              "--arg clip_length=16 --arg input_size=224")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                   help="builder keyword argument (JSON value or string); repeatable")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=_flops)
+
+    p = sub.add_parser("predict", help="top-k action labels of videos",
+                       description="Classify videos with registry weights; softmax averaged "
+                                   "over the test views.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.add_argument("--weights", required=True, metavar="NAME", help="registry name (see "
+                   "`actionzoo weights list`)")
+    p.add_argument("--top-k", type=int, default=5, metavar="K", help="labels per video "
+                   "(default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    _add_view_args(p)
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a dataset split",
+                       description="Top-1/top-5 accuracy, mean class accuracy and a confusion "
+                                   "matrix PNG of registry weights on a dataset split.")
+    _add_dataset_args(p)
+    p.add_argument("--weights", required=True, metavar="NAME")
+    p.add_argument("--out", default="evaluation", help="folder for confusion_matrix.png and "
+                                                       "metrics.json (default: %(default)s)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N videos")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    _add_view_args(p)
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("prepare", help="decode videos once into TFRecord shards",
+                       description="Decode RGB frames, optical flow and log-mel audio of a "
+                                   "dataset split into sharded TFRecords "
+                                   "(actionzoo.data.prepare) for fast training.")
+    _add_dataset_args(p)
+    p.add_argument("output", help="output folder for shards, manifest.json and classes.json")
+    p.add_argument("--modalities", default="rgb", help="comma-separated subset of "
+                                                       "rgb,flow,audio (default: %(default)s)")
+    p.add_argument("--short-side", type=int, default=128, help="stored frame short side; 0 "
+                                                               "keeps the native size")
+    p.add_argument("--videos-per-shard", type=int, default=64)
+    p.add_argument("--flow-method", choices=("auto", "tvl1", "farneback"), default="auto")
+    p.add_argument("--skip-bad", action="store_true", help="skip undecodable videos instead "
+                                                           "of stopping")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_prepare)
+    return parser
+
+
+def _user_errors():
+    from actionzoo.weights import WeightsError
+
+    return (WeightsError, ValueError, LookupError, OSError)
+
+
+def main(argv=None):
+    """Run the ``actionzoo`` command; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 on an error (message on stderr), 2 on a usage error.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"actionzoo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("actionzoo: interrupted", file=sys.stderr)
+        return 130
+    except _user_errors() as exc:
+        message = str(exc).strip().splitlines()
+        print(f"actionzoo: error: {message[0] if message else type(exc).__name__}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
