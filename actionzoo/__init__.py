@@ -2,7 +2,8 @@
 __version__ = "0.1.0"
 
 from actionzoo.estimators import (  # noqa: E402
-    STFN, CorrelationNet, CorrNetFusion, EmbeddingAnomalyDetector, LateFusion, STCNet)
+    STFN, CorrelationNet, CorrNetFusion, EmbeddingAnomalyDetector, LateFusion, STCNet,
+    TwoStreamFeatures)
 
-__all__ = ["CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "STCNet", "STFN",
-           "__version__"]
+__all__ = ["CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "STCNet",
+           "STFN", "TwoStreamFeatures", "__version__"]

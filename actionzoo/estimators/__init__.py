@@ -5,5 +5,7 @@ from actionzoo.estimators.corrnet_fusion import CorrNetFusion
 from actionzoo.estimators.late_fusion import LateFusion
 from actionzoo.estimators.stc_net import STCNet
 from actionzoo.estimators.stfn import STFN
+from actionzoo.estimators.two_stream_features import TwoStreamFeatures
 
-__all__ = ["CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "STCNet", "STFN"]
+__all__ = ["CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "STCNet", "STFN",
+           "TwoStreamFeatures"]

@@ -1,0 +1,206 @@
+"""TwoStreamFeatures: video files -> STFN's appearance and motion feature sequences."""
+import os
+from numbers import Integral
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from actionzoo.data import SegmentSampler, video_info
+from actionzoo.estimators._serialization import deserialize_models, serialize_models
+from actionzoo.estimators._stream_features import (
+    StreamExtractor, build_backbone, check_video_paths, preprocess_for, progress)
+
+STREAMS = {"appearance": "rgb", "motion": "flow"}
+
+
+class TwoStreamFeatures(TransformerMixin, BaseEstimator):
+    """Per-segment appearance and motion CNN features of videos (STFN's input).
+
+    Cho & Foroosh, Sec. 4.2: each video is divided into ``n_segments``
+    equal segments; a frame is taken from each -- at random in training
+    (``fit_transform``), the segment centre at test time (``transform``) --
+    and two 2-D backbones with their classifier removed give global-pooled
+    features: the appearance network on the RGB frame, the motion network
+    on the stack of ``flow_length`` optical flows centred on it (x, y
+    interleaved: 20 channels for 10 flows). The result
+    ``(n_videos, 2, n_segments, d)`` is what :class:`actionzoo.STFN` takes,
+    so ``Pipeline([("features", TwoStreamFeatures()), ("stfn", STFN())])``
+    runs from video files.
+
+    The backbones are fixed feature extractors (the paper's first training
+    step); fine-tuning them end to end is not part of this transformer.
+
+    Parameters
+    ----------
+    n_segments : int, default=5
+        Segments N per video (paper: 5; Table 4 best 7).
+    appearance_backbone, motion_backbone : str or keras.Model, default="InceptionV3"
+        A ``keras.applications`` name (paper: InceptionV3 or ResNet101, both
+        2048-d) or any Keras model (RGB input of ``frame_size`` for
+        appearance, ``2 * flow_length`` channels for motion; 4-D outputs are
+        global-average pooled). Both streams must give the same width d
+        (STFN fuses them element-wise).
+    backbone_weights : {"imagenet", None} or path, default="imagenet"
+        Weights of the named backbones: ImageNet through Keras' download path
+        and cache (the motion network gets the RGB first-layer kernel
+        averaged over channels and replicated, TSN's cross-modality
+        initialisation); offline and uncached this raises
+        :class:`actionzoo.models.WeightsUnavailableError` naming the file to
+        place -- never random weights in silence. ``None``: random weights
+        seeded by ``random_state`` (tests). Must be None when both backbones
+        are Keras models.
+    frame_size : int, default=224
+        Frames and flow are resized (short side) and centre-cropped to this
+        square.
+    flow_length : int, default=10
+        Flows per motion stack.
+    flow_method : {"auto", "tvl1", "farneback"}, default="auto"
+        TV-L1 (the paper's) when opencv-contrib is installed, else Farneback.
+    cache_dir : path or None, default=None
+        Directory of the on-disk feature and flow cache (keyed by file
+        content and configuration). None: no caching.
+    batch_size : int, default=32
+        Frames per backbone call.
+    random_state : int, RandomState or None, default=None
+        Seeds the training-time segment draws and random backbone weights.
+    verbose : int, default=0
+        1: a progress bar over videos.
+
+    Attributes
+    ----------
+    backbones_ : dict of keras.Model
+        ``"appearance"`` and ``"motion"`` feature models.
+    backbone_ids_ : dict
+        What the feature cache records about each backbone.
+    feature_dim_ : int
+        Width d of both streams' features.
+    segment_seed_ : int
+        Seed of the training-time segment draws.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from actionzoo import TwoStreamFeatures
+    >>> def tiny(channels):
+    ...     return keras.Sequential([keras.Input((32, 32, channels)),
+    ...                              keras.layers.Conv2D(8, 3, activation="relu")])
+    >>> features = TwoStreamFeatures(n_segments=3, appearance_backbone=tiny(3),
+    ...                              motion_backbone=tiny(20), backbone_weights=None,
+    ...                              frame_size=32)
+    >>> features.fit_transform(video_paths).shape  # doctest: +SKIP
+    (24, 2, 3, 8)
+    """
+
+    _parameter_constraints = {
+        "n_segments": [Interval(Integral, 1, None, closed="left")],
+        "appearance_backbone": [str, keras.Model],
+        "motion_backbone": [str, keras.Model],
+        "backbone_weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
+        "frame_size": [Interval(Integral, 8, None, closed="left")],
+        "flow_length": [Interval(Integral, 1, None, closed="left")],
+        "flow_method": [StrOptions({"auto", "tvl1", "farneback"})],
+        "cache_dir": [str, os.PathLike, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, n_segments=5, appearance_backbone="InceptionV3",
+                 motion_backbone="InceptionV3", backbone_weights="imagenet", frame_size=224,
+                 flow_length=10, flow_method="auto", cache_dir=None, batch_size=32,
+                 random_state=None, verbose=0):
+        self.n_segments = n_segments
+        self.appearance_backbone = appearance_backbone
+        self.motion_backbone = motion_backbone
+        self.backbone_weights = backbone_weights
+        self.frame_size = frame_size
+        self.flow_length = flow_length
+        self.flow_method = flow_method
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Build the two backbones (no training: they are fixed extractors).
+
+        Parameters
+        ----------
+        X : sequence of str or path-like
+            Video files (checked to exist).
+        y : ignored
+
+        Returns
+        -------
+        self : TwoStreamFeatures
+        """
+        self._validate_params()
+        check_video_paths(self, X)
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self.backbones_, self.backbone_ids_ = {}, {}
+        for i, (stream, kind) in enumerate(STREAMS.items()):
+            spec = getattr(self, f"{stream}_backbone")
+            weights = None if isinstance(spec, keras.Model) else self.backbone_weights
+            self.backbones_[stream], self.backbone_ids_[stream] = build_backbone(
+                kind, spec, weights, self.frame_size, self.flow_length, seed + i)
+        dims = {s: int(m.outputs[0].shape[-1]) for s, m in self.backbones_.items()}
+        if dims["appearance"] != dims["motion"]:
+            raise ValueError(f"appearance features are {dims['appearance']} wide but motion "
+                             f"features {dims['motion']}: STFN fuses them element-wise, so "
+                             f"choose backbones of equal output width")
+        self.feature_dim_ = dims["appearance"]
+        self.segment_seed_ = seed
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, then features of a random frame per segment (training sampling).
+
+        Returns
+        -------
+        ndarray of shape (n_videos, 2, n_segments, d)
+        """
+        return self.fit(X, y)._features(X, mode="train")
+
+    def transform(self, X):
+        """Features of each segment's centre frame (test sampling).
+
+        Returns
+        -------
+        ndarray of shape (n_videos, 2, n_segments, d)
+        """
+        check_is_fitted(self)
+        return self._features(X, mode="test")
+
+    def _extractors(self):
+        return {stream: StreamExtractor(
+            kind, self.backbones_[stream], preprocess_for(kind, getattr(self, f"{stream}_backbone")),
+            self.backbone_ids_[stream], frame_size=self.frame_size, flow_length=self.flow_length,
+            flow_method=self.flow_method, cache_dir=self.cache_dir, batch_size=self.batch_size)
+            for stream, kind in STREAMS.items()}
+
+    def _features(self, X, mode):
+        paths = check_video_paths(self, X)
+        sampler = SegmentSampler(self.n_segments, mode=mode)
+        rng = np.random.default_rng(self.segment_seed_)
+        extractors = self._extractors()
+        out = np.empty((len(paths), 2, self.n_segments, self.feature_dim_), np.float32)
+        for i, path in enumerate(progress(paths, self.verbose, type(self).__name__)):
+            indices = sampler.sample(video_info(path).num_frames, rng)[0]
+            for j, stream in enumerate(STREAMS):
+                out[i, j] = extractors[stream].frame_features(path, indices)
+        return out
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "backbones_" in state:
+            state["backbones_"] = serialize_models(state["backbones_"])
+        return state
+
+    def __setstate__(self, state):
+        if "backbones_" in state:
+            state["backbones_"] = deserialize_models(state["backbones_"])
+        super().__setstate__(state)
