@@ -65,9 +65,23 @@ __all__ = [
     "verify",
 ]
 
-#: Directory of the weights this project ships (and of ``manifest.json``).
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST_NAME = "manifest.json"
+
+
+def _shipped_dir():
+    """``weights/`` of a source checkout (editable install), else the installed data files."""
+    import sys
+
+    candidates = [Path(__file__).resolve().parent.parent / "weights",
+                  Path(sys.prefix) / "share" / "actionzoo" / "weights"]
+    for candidate in candidates:
+        if (candidate / MANIFEST_NAME).is_file():
+            return candidate
+    return candidates[0]
+
+
+#: Directory of the weights this project ships (and of ``manifest.json``).
+SHIPPED_DIR = _shipped_dir()
 _CHUNK = 1 << 16
 _TIMEOUT = 30.0
 _TRUE = ("1", "true", "yes", "on")
@@ -146,7 +160,10 @@ class Preprocessing:
     Frames are decoded with their short side at ``short_side``, centre
     cropped to ``input_size``, ``num_clips`` clips of ``clip_length`` frames
     ``stride`` apart are spread uniformly over the video, and pixel values
-    are scaled to ``[0, 1]`` then standardised with ``mean``/``std``.
+    are scaled to ``[0, 1]``; with ``temporal_center`` each pixel's mean
+    over the clip is subtracted (a static background vanishes, what moves
+    remains, like TSN's RGB-difference input); then values are standardised
+    with ``mean``/``std``.
 
     Examples
     --------
@@ -166,10 +183,13 @@ class Preprocessing:
     mean: tuple = (0.0, 0.0, 0.0)
     std: tuple = (1.0, 1.0, 1.0)
     modality: str = "rgb"
+    temporal_center: bool = False
 
     def normalize(self, clips):
-        """``uint8`` clips (channels last) -> standardised ``float32``."""
+        """``uint8`` clips ``(..., T, H, W, C)`` -> standardised ``float32``."""
         x = np.asarray(clips, np.float32) / 255.0
+        if self.temporal_center:
+            x = x - x.mean(axis=-4, keepdims=True)
         return (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
 
     def loader(self, num_clips=None, crops=None):
@@ -373,7 +393,10 @@ def _fetch(url, dest_dir, info, verbose, timeout):
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 announced = response.headers.get("Content-Length")
                 announced = int(announced) if announced and announced.isdigit() else None
-                total = announced if announced is not None else info.size
+                if announced is not None and announced != info.size:
+                    raise ChecksumError(f"{url} announces {announced} bytes, expected {info.size} "
+                                        f"for weights {info.name!r}; nothing was cached")
+                total = info.size
                 digest, received = hashlib.sha256(), 0
                 from tqdm.auto import tqdm
 
@@ -388,7 +411,7 @@ def _fetch(url, dest_dir, info, verbose, timeout):
                         digest.update(chunk)
                         received += len(chunk)
                         bar.update(len(chunk))
-                        if cut or not chunk:
+                        if cut or not chunk or received > info.size:
                             break
         if announced is not None and received < announced:
             raise DownloadError(f"interrupted transfer from {url}: received {received} of "

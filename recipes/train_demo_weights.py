@@ -46,8 +46,13 @@ CLASSES = list(SYNTHETIC_CLASSES[:DATASET["num_classes"]])
 ARCHITECTURE = {"builder": "correlation_net", "kwargs": dict(
     depth=26, variant="corrnet", clip_length=8, input_size=48, num_classes=len(CLASSES),
     width=0.125, group_size=8, dropout=0.2)}
+# The classes are motions and every group has its own background: with raw RGB a
+# tiny net memorises the training backgrounds (split-1 test top-1 0.0 in a trial
+# run), so clips are centred in time (static background removed), there are no
+# flips (a flip turns MoveLeft into MoveRight) and colour channels are permuted.
 PREPROCESSING = Preprocessing(clip_length=8, stride=2, input_size=48, short_side=56, num_clips=4,
-                              crops=1, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+                              crops=1, mean=(0.0, 0.0, 0.0), std=(0.1, 0.1, 0.1),
+                              temporal_center=True)
 
 
 def parse_args(argv=None):
@@ -103,17 +108,21 @@ def main(argv=None):
                   metrics=["accuracy"])
     ds = make_dataset(train.paths, train.labels,
                       DenseClipSampler(PREPROCESSING.clip_length, stride=PREPROCESSING.stride),
-                      train_transform(PREPROCESSING.input_size, PREPROCESSING.short_side),
+                      train_transform(PREPROCESSING.input_size, PREPROCESSING.short_side,
+                                      flip=False),
                       batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    rng = np.random.default_rng(args.seed)
     start = time.time()
     for epoch in range(args.epochs):
+        model.reset_metrics()  # train_on_batch accumulates them across calls
         losses, accs = [], []
         for clips, y in ds:
-            loss, acc = model.train_on_batch(PREPROCESSING.normalize(clips.numpy()), y.numpy())
+            clips = clips.numpy()[..., rng.permutation(3)]
+            loss, acc = model.train_on_batch(PREPROCESSING.normalize(clips), y.numpy())
             losses.append(loss)
             accs.append(acc)
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {np.mean(losses):.3f} "
-              f"train clip acc {np.mean(accs):.3f} ({time.time() - start:.0f} s)", flush=True)
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.3f} "
+              f"train clip acc {accs[-1]:.3f} ({time.time() - start:.0f} s)", flush=True)
 
     metrics = evaluate(model, test)
     print(f"split-1 test videos: {metrics}")

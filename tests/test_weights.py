@@ -276,3 +276,41 @@ def test_shipped_registry_entries_verify_and_load(env, monkeypatch):
     p = info.preprocessing
     clip = np.zeros((1, p.clip_length, p.input_size, p.input_size, 3), np.uint8)
     assert model.predict(p.normalize(clip), verbose=0).shape == (1, len(info.classes))
+
+
+def test_preprocessing_normalize_and_loader():
+    clip = np.random.default_rng(0).integers(0, 256, (2, 8, 6, 6, 3)).astype(np.uint8)
+    plain = weights.Preprocessing(clip_length=8, mean=(0.5, 0.5, 0.5), std=(0.5, 0.25, 0.5))
+    np.testing.assert_allclose(plain.normalize(clip)[..., 1], (clip[..., 1] / 255 - 0.5) / 0.25,
+                               atol=1e-6)
+    centred = weights.Preprocessing(clip_length=8, temporal_center=True)
+    still = np.repeat(clip[:, :1], 8, axis=1)  # a static clip vanishes
+    np.testing.assert_allclose(centred.normalize(still), 0.0, atol=1e-6)
+    np.testing.assert_allclose(centred.normalize(clip).mean(axis=1), 0.0, atol=1e-6)
+    p = weights.Preprocessing(clip_length=4, stride=2, input_size=32, short_side=40, num_clips=3)
+    assert p.loader().output_spec() == {"rgb": ((3, 4, 32, 32, 3), "uint8")}
+    assert p.loader(num_clips=1, crops=3).output_spec() == {"rgb": ((3, 4, 32, 32, 3), "uint8")}
+
+
+def test_wrong_announced_size_is_refused(server, weight_file, tmp_path, env):
+    _, data = weight_file
+    url = server.base + "/w/" + FILE
+    server.routes["/w/" + FILE] = (data + b"extra", len(data) + 5)
+    reg = _registry(tmp_path / "reg", data, [url])
+    with pytest.raises(weights.ChecksumError, match=f"announces {len(data) + 5} bytes"):
+        weights.download("fusion.tiny", verbose=0, registry=reg)
+    assert _cache_files(env) == []
+
+
+def test_progress_bar_when_verbose(server, weight_file, tmp_path, env, capsys):
+    _, data = weight_file
+    server.routes["/w/" + FILE] = (data, len(data))
+    reg = _registry(tmp_path / "reg", data, [server.base + "/w/" + FILE])
+    weights.download("fusion.tiny", verbose=1, registry=reg)
+    assert FILE in capsys.readouterr().err
+    weights.download("fusion.tiny", verbose=1, force=True, registry=reg)
+    assert len(server.requests) == 2
+    capsys.readouterr()
+    weights.download("fusion.tiny", verbose=0, force=True, registry=reg)
+    assert len(server.requests) == 3
+    assert capsys.readouterr().err == ""
