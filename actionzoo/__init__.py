@@ -2,8 +2,10 @@
 __version__ = "0.1.0"
 
 from actionzoo.estimators import (  # noqa: E402
-    STFN, CorrelationNet, CorrNetFusion, EmbeddingAnomalyDetector, LateFusion, STCNet,
-    TwoStreamFeatures)
+    E402, STFN, CorrelationNet, CorrNetFusion, EmbeddingAnomalyDetector,
+    LateFusion, MultiStreamGRU, STCNet, TwoStreamFeatures)
 
-__all__ = ["CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "STCNet",
-           "STFN", "TwoStreamFeatures", "__version__"]
+__all__ = [
+    "CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion", "MultiStreamGRU",
+    "STCNet", "STFN", "TwoStreamFeatures", "__version__",
+]

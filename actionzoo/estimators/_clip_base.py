@@ -266,7 +266,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
         def run(clips):
             clips = np.asarray(clips).reshape((-1,) + tuple(model.input_shape[1:]))
-            out = model([normalize_pixels(clips)], training=False)  # eager: no retracing
+            out = model(normalize_pixels(clips), training=False)  # eager: no retracing
             out = keras.ops.convert_to_numpy(out)
             return out.reshape(-1, views, out.shape[-1])
 
@@ -314,7 +314,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ndarray of shape (n, embedding width)
         """
         check_is_fitted(self)
-        embed = keras.Model(self.model_.inputs, self.model_.get_layer("embedding").output)
+        embed = keras.Model(self.model_.input, self.model_.get_layer("embedding").output)
         return self._view_outputs(embed, X).mean(axis=1)
 
     @property

@@ -5,7 +5,6 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_random_state
 
 from actionzoo.estimators._clip_base import PIXEL_MEAN, PIXEL_STD, ClipClassifierBase
 from actionzoo.estimators._progress import EpochProgressBar
@@ -227,11 +226,11 @@ class STCNet(ClipClassifierBase):
         if len(inputs) < 2:
             raise ValueError("transfer_from_2d needs at least 2 videos (negative pairs "
                              "pair frames and clips of different videos)")
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(0, 2**31 - 1))
+        seed = self._seed()
+        rng = np.random.default_rng(seed)
         keras.utils.set_random_seed(seed)
         full = self._build_model(inputs, 2)
-        student = keras.Model(full.inputs, full.get_layer("embedding").output,
+        student = keras.Model(full.input, full.get_layer("embedding").output,
                               name="student")
         network = frame_clip_correspondence(teacher, student)
         steps = math.ceil(len(inputs) / batch_size)

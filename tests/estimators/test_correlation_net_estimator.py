@@ -47,7 +47,7 @@ def test_predictions_average_the_test_views(videos):
     proba = np.exp(logits - logits.max(1, keepdims=True))
     proba /= proba.sum(1, keepdims=True)
     np.testing.assert_allclose(clf.predict_proba(frames[:1])[0], proba.mean(0), atol=1e-5)
-    embed = keras.Model(clf.model_.inputs, clf.model_.get_layer("embedding").output)
+    embed = keras.Model(clf.model_.input, clf.model_.get_layer("embedding").output)
     expected = keras.ops.convert_to_numpy(embed(normalize_pixels(views))).mean(0)
     np.testing.assert_allclose(clf.transform(frames[:1])[0], expected, atol=1e-5)
     # three crops per clip: 9 views
