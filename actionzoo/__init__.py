@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 from actionzoo.estimators import (  # noqa: E402
-    E402, STFN, CorrelationNet, CorrNetFusion, EmbeddingAnomalyDetector,
+    STFN, CorrelationNet, CorrNetFusion, EmbeddingAnomalyDetector,
     LateFusion, MultiStreamGRU, STCNet, TwoStreamFeatures)
 
 __all__ = [
