@@ -70,7 +70,8 @@ def test_count_params_matches_keras():
 PAPER = [
     (26, "r2d", 16, 27.5), (26, "r2plus1d", 16, 36.0), (26, "corrnet", 16, 37.4),
     (26, "r2d", 32, 55.0), (26, "r2plus1d", 32, 71.9), (26, "corrnet", 32, 74.8),
-    (50, "corrnet", 32, 115.0), (101, "corrnet", 32, 187.0),
+    (50, "corrnet", 32, 115.0),
+    pytest.param(101, "corrnet", 32, 187.0, marks=pytest.mark.slow),  # ~15 s to build
 ]
 
 
