@@ -95,8 +95,8 @@ def _tensorflow_correlation(x, kernel, kernel_size, dilation, group_size):
     """Pick the fastest available TensorFlow implementation."""
     from actionzoo.layers import _correlation_op
 
-    if (x.dtype == "float32" and not _in_xla_context()
-            and _correlation_op.available()):
+    if (x.dtype == "float32" and kernel_size <= _correlation_op.MAX_KERNEL_SIZE
+            and not _in_xla_context() and _correlation_op.available()):
         return _correlation_op.correlation(x, kernel, kernel_size, dilation, group_size)
     if _in_xla_context():  # already inside an XLA cluster: inline the graph
         return correlation_ops(x, kernel, kernel_size, dilation, group_size)

@@ -250,3 +250,33 @@ def test_numpy_backend_matches(tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
                                numpy_correlation(x, kernel, 3, 2, 4), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not _correlation_op.available(), reason="C++ op could not be built")
+@pytest.mark.parametrize("shape,k,d,g", [
+    ((1, 3, 5, 37, 32), 7, 2, 16),   # two 16-pixel blocks + one, full 16x16 tiles
+    ((2, 2, 17, 33, 16), 3, 1, 16),  # batch > 1, three blocks of 16 pixels
+    ((1, 2, 4, 20, 24), 9, 1, 8),    # K=9: run-time K path, partial tiles
+])
+def test_custom_op_wide_frames(shape, k, d, g):
+    """Frames wider than 16 pixels and >= 16 channels exercise the blocked
+    paths of the C++ op (multi-block rows, full transpose tiles)."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=shape).astype("float32")
+    kernel = rng.normal(size=(shape[1], k, k, shape[-1])).astype("float32")
+    np.testing.assert_allclose(np.asarray(_correlation_op.correlation(x, kernel, k, d, g)),
+                               numpy_correlation(x, kernel, k, d, g), rtol=1e-4, atol=1e-4)
+    ref = _grads(lambda a, w: correlation_ops(a, w, k, d, g), x, kernel)
+    got = _grads(lambda a, w: _correlation_op.correlation(a, w, k, d, g), x, kernel)
+    for r, gx in zip(ref, got):
+        np.testing.assert_allclose(np.asarray(gx), np.asarray(r), rtol=1e-4, atol=1e-3)
+
+
+def test_large_kernel_uses_xla_path():
+    k = _correlation_op.MAX_KERNEL_SIZE + 2
+    x, kernel = _data(k, 4, shape=(1, 2, 3, 4))
+    layer = Correlation(k, 1, 4)
+    layer.build(x.shape)
+    layer.kernel.assign(kernel)
+    np.testing.assert_allclose(np.asarray(layer(x)), numpy_correlation(x, kernel, k, 1, 4),
+                               rtol=1e-4, atol=1e-5)

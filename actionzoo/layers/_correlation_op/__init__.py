@@ -22,6 +22,7 @@ import tempfile
 logger = logging.getLogger(__name__)
 
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "correlation_op.cc")
+MAX_KERNEL_SIZE = 15  # the op keeps K accumulators per row in registers
 _CXX_FLAGS = ["-shared", "-fPIC", "-O3", "-march=native", "-fopenmp-simd"]
 
 
