@@ -51,8 +51,8 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         initialisation); offline and uncached this raises
         :class:`actionzoo.models.WeightsUnavailableError` naming the file to
         place -- never random weights in silence. ``None``: random weights
-        seeded by ``random_state`` (tests). Must be None when both backbones
-        are Keras models.
+        seeded by ``random_state`` (tests). Applies to named backbones only:
+        a Keras model brings its own weights.
     frame_size : int, default=224
         Frames and flow are resized (short side) and centre-cropped to this
         square.

@@ -1,0 +1,153 @@
+"""TwoStreamFeatures on real demo videos: sampling, features, cache, errors, STFN pipeline."""
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from actionzoo import STFN, LateFusion, TwoStreamFeatures
+from actionzoo.data import (
+    CenterCrop, SegmentSampler, read_video, stack_flow, video_flow, video_info)
+from actionzoo.estimators._stream_features import StreamExtractor
+from actionzoo.models import WeightsUnavailableError
+from tests.estimators.demo_videos import demo_videos, tiny_image_backbone
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    return demo_videos(str(tmp_path_factory.mktemp("demo")))
+
+
+def features(**kwargs):
+    options = dict(n_segments=3, appearance_backbone=tiny_image_backbone(3),
+                   motion_backbone=tiny_image_backbone(20), backbone_weights=None,
+                   frame_size=32, random_state=0)
+    options.update(kwargs)
+    return TwoStreamFeatures(**options)
+
+
+@pytest.fixture(scope="module")
+def fitted(videos):
+    return features().fit(videos[0])
+
+
+def test_test_sampling_matches_an_independent_computation(videos, fitted):
+    """transform = backbone(centre frame of each segment) and backbone(the
+    10-flow stack centred on it), computed here from the data layer directly."""
+    paths = videos[0][:3]
+    out = fitted.transform(paths)
+    assert out.shape == (3, 2, 3, 8) and out.dtype == np.float32
+    crop = CenterCrop(32)
+    for path, row in zip(paths, out):
+        centres = SegmentSampler(3, mode="test").sample(video_info(path).num_frames)[0]
+        frames = crop(read_video(path, centres, short_side=32), None)
+        appearance = fitted.backbones_["appearance"](frames / 127.5 - 1.0, training=False)
+        np.testing.assert_allclose(row[0], np.asarray(appearance), rtol=1e-4, atol=1e-5)
+        stacks = crop(stack_flow(video_flow(path, short_side=32), centres, 10), None)
+        motion = fitted.backbones_["motion"](stacks / 127.5 - 1.0, training=False)
+        np.testing.assert_allclose(row[1], np.asarray(motion), rtol=1e-4, atol=1e-5)
+
+
+def test_training_sampling_is_random_per_segment_and_repeatable(videos, fitted):
+    paths = videos[0]
+    train_a = features().fit_transform(paths)
+    train_b = features().fit_transform(paths)
+    np.testing.assert_array_equal(train_a, train_b)
+    other_seed = features(random_state=1).fit_transform(paths)
+    assert not np.allclose(other_seed, train_a)
+    assert not np.allclose(train_a, fitted.transform(paths))
+
+
+def test_feature_cache_is_keyed_by_content_and_configuration(videos, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    est = features(cache_dir=str(cache)).fit(videos[0][:2])
+    first = est.transform(videos[0][:2])
+    assert len(list(cache.glob("*.npz"))) == 4  # 2 videos x 2 streams
+    renamed = str(tmp_path / "renamed.avi")
+    shutil.copyfile(videos[0][0], renamed)
+
+    def no_backbone(self, inputs):
+        raise AssertionError("backbone called although the features are cached")
+    monkeypatch.setattr(StreamExtractor, "_embed", no_backbone)
+    np.testing.assert_array_equal(est.transform([renamed]), first[:1])
+    other = features(cache_dir=str(cache), n_segments=4).fit([renamed])
+    with pytest.raises(AssertionError, match="backbone called"):
+        other.transform([renamed])  # new frame indices: computed, not served stale
+    resized = features(cache_dir=str(cache), frame_size=24,
+                       appearance_backbone=tiny_image_backbone(3, size=24),
+                       motion_backbone=tiny_image_backbone(20, size=24)).fit([renamed])
+    with pytest.raises(AssertionError, match="backbone called"):
+        resized.transform([renamed])
+
+
+def test_imagenet_weights_never_silently_random(videos):
+    est = TwoStreamFeatures(appearance_backbone="MobileNetV2", motion_backbone="MobileNetV2",
+                            frame_size=32)
+    try:
+        est.fit(videos[0][:1])
+    except WeightsUnavailableError as err:
+        assert "place it at" in str(err) and "never falls back" in str(err)
+    else:
+        pytest.skip("ImageNet weights are available here (cached or online)")
+
+
+def test_pickle_keeps_the_backbones(videos, fitted):
+    revived = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(revived.transform(videos[0][:2]), fitted.transform(videos[0][:2]),
+                               atol=1e-6)
+
+
+def test_bad_inputs_are_named(videos, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.avi"):
+        features().fit([videos[0][0], str(tmp_path / "missing.avi")])
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        features().fit(videos[0][0])
+    with pytest.raises(ValueError, match="8 wide but motion features 4"):
+        features(motion_backbone=tiny_image_backbone(20, width=4)).fit(videos[0][:1])
+
+
+def test_pipeline_with_stfn_from_video_files(videos):
+    paths, labels, _, test = videos
+    pipe = Pipeline([("features", features()),
+                     ("stfn", STFN(optimizer="adam", learning_rate=1e-2, epochs=2,
+                                   batch_size=8, random_state=0))])
+    pipe.fit(paths[~test], labels[~test])
+    predicted = pipe.predict(paths[test])
+    assert set(predicted) <= set(labels)
+    assert pipe.predict_proba(paths[test]).shape == (test.sum(), 4)
+    revived = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_allclose(revived.predict_proba(paths[test]),
+                               pipe.predict_proba(paths[test]), atol=1e-6)
+
+
+def stream_scores(train_X, train_y, test_X):
+    """Per-stream classifiers on segment-averaged features -> (n, 2, C) raw scores."""
+    scores = []
+    for stream in (0, 1):
+        clf = LogisticRegression(max_iter=2000).fit(train_X[:, stream].mean(axis=1), train_y)
+        scores.append(clf.decision_function(test_X[:, stream].mean(axis=1)))
+    return np.stack(scores, axis=1)
+
+
+@pytest.mark.slow
+def test_stfn_beats_late_fusion_of_per_stream_classifiers(tmp_path):
+    """Paper Table 5's claim on the demo data: STFN on the two feature
+    sequences vs the average of the two streams' class probabilities."""
+    paths, labels, _, test = demo_videos(str(tmp_path / "demo"), num_classes=10,
+                                         clips_per_group=4, num_frames=(40, 60))
+    extractor = features(n_segments=5, appearance_backbone=tiny_image_backbone(3, width=32),
+                         motion_backbone=tiny_image_backbone(20, width=32),
+                         cache_dir=str(tmp_path / "cache"))
+    train_X = extractor.fit_transform(paths[~test])
+    test_X = extractor.transform(paths[test])
+    late = LateFusion(method="avg").fit(stream_scores(train_X, labels[~test], train_X),
+                                        labels[~test])
+    late_acc = late.score(stream_scores(train_X, labels[~test], test_X), labels[test])
+    stfn = STFN(optimizer="adam", learning_rate=1e-3, epochs=60, batch_size=8,
+                random_state=0).fit(train_X, labels[~test])
+    stfn_acc = stfn.score(test_X, labels[test])
+    print(f"\nheld-out accuracy: STFN {stfn_acc:.3f}, LateFusion(avg) {late_acc:.3f}")
+    assert stfn_acc > late_acc
