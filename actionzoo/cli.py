@@ -190,6 +190,8 @@ def _flops(args):
 def _predict(args):
     from actionzoo import weights
 
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     info = weights.pretrained_info(args.weights)
     k = min(args.top_k, len(info.classes))
     model = weights.load_pretrained(args.weights, verbose=not args.quiet)

@@ -51,6 +51,8 @@ def test_usage_errors_exit_2(capsys):
     assert _run(capsys, "nosuchcommand")[0] == 2
     code, _, err = _run(capsys, "predict", "x.avi")
     assert code == 2 and "--weights" in err
+    code, _, err = _run(capsys, "predict", "x.avi", "--weights", DEMO, "--top-k", "0")
+    assert code == 2 and "--top-k" in err
     code, _, err = _run(capsys, "flops", "correlation_net", "--arg", "depth")
     assert code == 2 and "KEY=VALUE" in err
 
