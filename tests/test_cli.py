@@ -15,6 +15,8 @@ from actionzoo.flops import count_flops, count_params
 from actionzoo.metrics import softmax
 from actionzoo.models import resnet3d
 
+pytestmark = pytest.mark.timeout(600)
+
 DEMO = "corrnet26.demo"
 
 

@@ -12,6 +12,8 @@ import pytest
 from actionzoo import weights
 from actionzoo.models import corrnet_fusion_mlp
 
+pytestmark = pytest.mark.timeout(120)  # a hung transfer fails instead of blocking the suite
+
 ARCH = {"builder": "corrnet_fusion_mlp",
         "kwargs": {"n_scores": 3, "n_classes": 3, "hidden_units": [8]}}
 FILE = "fusion.tiny.weights.h5"
