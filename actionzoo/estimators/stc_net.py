@@ -303,16 +303,19 @@ def _rebatch(arrays, size):
 
 
 def _set_layer_weights(model, weights):
-    """Load ``{layer name: weights}`` into ``model`` (all but the classifier)."""
-    missing = []
-    for layer in model.layers:
-        if not layer.weights or layer.name == "logits":
-            continue
-        saved = weights.get(layer.name)
-        if saved is None or [w.shape for w in saved] != [tuple(v.shape) for v in layer.weights]:
-            missing.append(layer.name)
-            continue
-        layer.set_weights(saved)
-    if missing:
-        raise ValueError(f"transfer_from_2d was run with another architecture: no "
-                         f"transferred weights for {missing[:8]}; run it again")
+    """Load ``{layer name: weights}`` into ``model`` (all but the classifier).
+
+    The transferred layers must be exactly the model's (same names and
+    shapes): a changed architecture is an error, never a partial load.
+    """
+    layers = {layer.name: layer for layer in model.layers
+              if layer.weights and layer.name != "logits"}
+    mismatched = sorted(
+        name for name in set(layers) | set(weights)
+        if name not in layers or name not in weights
+        or [w.shape for w in weights[name]] != [tuple(v.shape) for v in layers[name].weights])
+    if mismatched:
+        raise ValueError(f"transfer_from_2d was run with another architecture: layers "
+                         f"{mismatched[:8]} differ; run it again")
+    for name, layer in layers.items():
+        layer.set_weights(weights[name])
