@@ -177,8 +177,9 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
 
     def _extractors(self):
         return {stream: StreamExtractor(
-            kind, self.backbones_[stream], preprocess_for(kind, getattr(self, f"{stream}_backbone")),
-            self.backbone_ids_[stream], frame_size=self.frame_size, flow_length=self.flow_length,
+            kind, self.backbones_[stream],
+            preprocess_for(kind, getattr(self, f"{stream}_backbone")), self.backbone_ids_[stream],
+            frame_size=self.frame_size, flow_length=self.flow_length,
             flow_method=self.flow_method, cache_dir=self.cache_dir, batch_size=self.batch_size)
             for stream, kind in STREAMS.items()}
 

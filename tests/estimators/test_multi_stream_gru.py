@@ -10,7 +10,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from actionzoo import MultiStreamGRU
-from actionzoo.data import AdaptiveSampler, log_mel_examples, read_audio, silence_examples, video_info
+from actionzoo.data import (
+    AdaptiveSampler, log_mel_examples, read_audio, silence_examples, video_info)
 from actionzoo.estimators._stream_features import motion_profile
 from actionzoo.estimators.contract_checks import CONTRACT_CHECKS
 from actionzoo.models import WeightsUnavailableError
@@ -173,7 +174,8 @@ def test_more_streams_learn_better_and_audio_helps_sound_classes(tmp_path):
         predictions[streams] = est.predict(paths[test])
         results[streams] = float((predictions[streams] == labels[test]).mean())
     sound = np.isin(labels[test], list(SOUND_CLASSES)) & has_audio[test]
-    with_audio = float((predictions[("spatial", "temporal", "audio")] == labels[test])[sound].mean())
+    full = predictions[("spatial", "temporal", "audio")]
+    with_audio = float((full == labels[test])[sound].mean())
     without = float((predictions[("spatial", "temporal")] == labels[test])[sound].mean())
     print(f"\nheld-out accuracy: {results}; on {sound.sum()} sound-class videos with audio: "
           f"with audio {with_audio:.3f}, without {without:.3f}")
