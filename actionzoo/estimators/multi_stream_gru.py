@@ -298,6 +298,21 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         -------
         self : MultiStreamGRU
         """
+        self._fit(X, y, sample_weight)
+        return self
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """``fit`` then the training videos' embeddings, extracting the stream
+        features once.
+
+        Returns
+        -------
+        ndarray of shape (n, sum(embedding_dims_.values()))
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
+        """Fit; return the training embeddings."""
         self._validate_params()
         paths = check_video_paths(self, X)
         self._encode_labels(y, len(paths), reset=True)
@@ -317,8 +332,8 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         self.models_, self.histories_ = models, histories
         self.embedding_dims_ = {s: int(m.get_layer("embedding").output.shape[-1])
                                 for s, m in models.items()}
+        embeddings = self._embed_sequences(sequences)
         if self.fusion is not None:
-            embeddings = self._embed_sequences(sequences)
             self.fusion_ = clone(self.fusion)
             if sample_weight is not None:
                 self.fusion_.fit(embeddings, y, sample_weight=sample_weight)
@@ -326,7 +341,7 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
                 self.fusion_.fit(embeddings, y)
         elif hasattr(self, "fusion_"):
             del self.fusion_
-        return self
+        return embeddings
 
     def _check_X(self, X, *, reset):
         return np.asarray(X, np.float32)
