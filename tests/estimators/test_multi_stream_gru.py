@@ -169,7 +169,7 @@ def test_more_streams_learn_better_and_audio_helps_sound_classes(tmp_path):
         est = model(cache_dir, streams=streams, spatial_backbone=tiny_image_backbone(3, width=16),
                     temporal_backbone=tiny_image_backbone(20, width=16),
                     audio_backbone=tiny_audio_backbone(width=16), units=16, max_length=24,
-                    epochs=40, learning_rate=3e-3)
+                    epochs=15, batch_size=16, learning_rate=1e-2)
         est.fit(paths[~test], labels[~test])
         predictions[streams] = est.predict(paths[test])
         results[streams] = float((predictions[streams] == labels[test]).mean())
