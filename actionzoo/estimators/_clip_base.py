@@ -16,7 +16,8 @@ array is treated exactly like a decoded file:
   ``test_crops`` crops (1, 3 or 10); class probabilities (and ``transform``
   embeddings) are averaged over these views.
 
-Pixels enter the network as ``(x / 255 - 0.45) / 0.225``.
+Pixels enter the network as ``(x / 255 - 0.45) / 0.225``, or temporally
+centred (``temporal_center``).
 """
 import math
 import os
@@ -42,14 +43,21 @@ PIXEL_MEAN = 0.45
 PIXEL_STD = 0.225
 
 
-def normalize_pixels(clips):
-    """uint8 clips -> float32 network input ``(x / 255 - 0.45) / 0.225``.
+def normalize_pixels(clips, temporal_center=False):
+    """uint8 clips ``(..., T, H, W, 3)`` -> float32 network input.
 
-    NumPy arrays stay NumPy arrays; tensors stay tensors.
+    ``(x / 255 - 0.45) / 0.225``; with ``temporal_center`` each pixel's mean
+    over the clip is subtracted first and the mean offset is not (a static
+    background vanishes and what moves remains, like TSN's RGB difference;
+    the same rule as ``actionzoo.weights.Preprocessing``). NumPy arrays stay
+    NumPy arrays; tensors stay tensors.
     """
-    if isinstance(clips, np.ndarray):
-        return (clips.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
-    return (tf.cast(clips, tf.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
+    numpy = isinstance(clips, np.ndarray)
+    x = clips.astype(np.float32) / 255.0 if numpy else tf.cast(clips, tf.float32) / 255.0
+    if temporal_center:
+        mean = x.mean(axis=-4, keepdims=True) if numpy else tf.reduce_mean(x, -4, keepdims=True)
+        return (x - mean) / PIXEL_STD
+    return (x - PIXEL_MEAN) / PIXEL_STD
 
 
 class _ArrayVideo:
@@ -95,6 +103,9 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         decay to 0 at the last epoch (a warm-started fit restarts it, as in
         SGDR). Ignored when ``learning_rate`` is already a schedule.
     warmup_epochs : float
+    temporal_center : bool
+        Subtract each pixel's mean over the clip from the input (static
+        appearance removed, motion kept); see :func:`normalize_pixels`.
     on_error : {"raise", "skip"}
         Bad video files in ``fit``: ``"raise"`` stops with an error naming
         the file; ``"skip"`` leaves it out with a warning and records it in
@@ -111,6 +122,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "test_crops": [Options(Integral, {1, 3, 10})],
         "lr_schedule": [StrOptions({"cosine", "constant"})],
         "warmup_epochs": [Interval(Real, 0, None, closed="left")],
+        "temporal_center": ["boolean"],
         "on_error": [StrOptions({"raise", "skip"})],
         "weights": [str, os.PathLike, None],
     }
@@ -193,7 +205,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 seeds = rng.integers(2**31 - 1, size=len(idx))
                 clips = np.stack([loader.load(_ArrayVideo(inputs[i], f"X[{i}]"), int(s))["rgb"]
                                   for i, s in zip(idx, seeds)])
-                return [normalize_pixels(clips)]
+                return [normalize_pixels(clips, self.temporal_center)]
             return ArrayBatches(make, y, sample_weight, self.batch_size, seed, shuffle=shuffle)
 
         ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
@@ -204,10 +216,11 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self.on_error == "raise":  # every file gives a batch element: length known
             ds = ds.apply(tf.data.experimental.assert_cardinality(
                 math.ceil(len(inputs) / self.batch_size)))
+        center = self.temporal_center
         if sample_weight is None:
-            return ds.map(lambda x, label: (normalize_pixels(x), label))
+            return ds.map(lambda x, label: (normalize_pixels(x, center), label))
         weights = tf.constant(sample_weight, tf.float32)
-        return ds.map(lambda x, label: (normalize_pixels(x["rgb"]), label,
+        return ds.map(lambda x, label: (normalize_pixels(x["rgb"], center), label,
                                         tf.gather(weights, x["index"])))
 
     # ----------------------------------------------------------------- fit
@@ -266,7 +279,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
         def run(clips):
             clips = np.asarray(clips).reshape((-1,) + tuple(model.input_shape[1:]))
-            out = model(normalize_pixels(clips), training=False)  # eager: no retracing
+            out = model(normalize_pixels(clips, self.temporal_center), training=False)  # eager: no retracing
             out = keras.ops.convert_to_numpy(out)
             return out.reshape(-1, views, out.shape[-1])
 

@@ -63,6 +63,9 @@ class CorrelationNet(ClipClassifierBase):
     epochs : int, default=250
         Paper: 250 epochs on Kinetics.
     batch_size : int, default=8
+    temporal_center : bool, default=False
+        Subtract each pixel's clip mean from the input (static background
+        removed, motion kept); not in the paper.
     on_error : {"raise", "skip"}, default="raise"
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
@@ -111,7 +114,8 @@ class CorrelationNet(ClipClassifierBase):
                  test_clips=10, test_crops=1, optimizer="sgd", learning_rate=0.1,
                  optimizer_kwargs=None, lr_schedule="cosine", warmup_epochs=40,
                  epochs=250, batch_size=8, callbacks=None, validation_fraction=None,
-                 class_weight=None, warm_start=False, on_error="raise", random_state=None,
+                 class_weight=None, warm_start=False, temporal_center=False, on_error="raise",
+                 random_state=None,
                  verbose=0):
         self.depth = depth
         self.variant = variant
@@ -141,6 +145,7 @@ class CorrelationNet(ClipClassifierBase):
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
         self.warm_start = warm_start
+        self.temporal_center = temporal_center
         self.on_error = on_error
         self.random_state = random_state
         self.verbose = verbose

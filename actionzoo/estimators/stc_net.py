@@ -66,6 +66,9 @@ class STCNet(ClipClassifierBase):
     warmup_epochs : float, default=0
     epochs : int, default=200
     batch_size : int, default=128
+    temporal_center : bool, default=False
+        Subtract each pixel's clip mean from the input (static background
+        removed, motion kept); not in the paper.
     on_error : {"raise", "skip"}, default="raise"
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
@@ -116,7 +119,8 @@ class STCNet(ClipClassifierBase):
                  test_clips=10, test_crops=1, optimizer="sgd", learning_rate=0.1,
                  optimizer_kwargs=None, lr_schedule="constant", warmup_epochs=0,
                  epochs=200, batch_size=128, callbacks=None, validation_fraction=None,
-                 class_weight=None, warm_start=False, on_error="raise", random_state=None,
+                 class_weight=None, warm_start=False, temporal_center=False, on_error="raise",
+                 random_state=None,
                  verbose=0):
         self.depth = depth
         self.cardinality = cardinality
@@ -144,6 +148,7 @@ class STCNet(ClipClassifierBase):
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
         self.warm_start = warm_start
+        self.temporal_center = temporal_center
         self.on_error = on_error
         self.random_state = random_state
         self.verbose = verbose
@@ -209,7 +214,8 @@ class STCNet(ClipClassifierBase):
         teacher_preprocess : callable, optional
             Applied to the teacher's frames, given as float32 pixels 0..255
             (e.g. ``keras.applications.resnet.preprocess_input``). Default:
-            the 3D network's own normalisation.
+            the 3D network's own input (normalised, or temporally centred
+            with ``temporal_center``; then no ``teacher_preprocess``).
 
         Returns
         -------
@@ -219,6 +225,9 @@ class STCNet(ClipClassifierBase):
         if not isinstance(teacher, keras.Model):
             raise TypeError(f"teacher must be a keras.Model, got {type(teacher).__name__}")
         inputs = self._check_X(X_unlabelled, reset=True)
+        if teacher_preprocess is not None and self.temporal_center:
+            raise ValueError("teacher_preprocess needs pixels, which temporal_center=True "
+                             "removes; the teacher then sees the student's centred input")
         if int(batch_size) < 2 or int(epochs) < 1:
             raise ValueError(f"transfer_from_2d needs batch_size >= 2 (negative pairs come "
                              f"from the same mini-batch) and epochs >= 1; got "

@@ -9,7 +9,7 @@ from sklearn.model_selection import GridSearchCV
 from actionzoo import STCNet
 from actionzoo.estimators.contract_checks import CONTRACT_CHECKS
 from actionzoo.layers import STCBlock
-from tests.estimators.clip_videos import demo_videos
+from tests.estimators.clip_videos import EVIDENCE_CLIPS, demo_videos, motion_split
 
 TINY = dict(depth=18, cardinality=1, width=0.125, clip_length=4, frame_stride=2,
             crop_size=32, short_side=36, flip=False, test_clips=2, learning_rate=0.01,
@@ -107,3 +107,56 @@ def test_transfer_from_2d_bad_arguments(videos):
         STCNet(**TINY).transfer_from_2d("resnet50", frames)
     with pytest.raises(ValueError, match="at least 2 videos"):
         STCNet(**TINY).transfer_from_2d(tiny_teacher(), frames[:1])
+
+
+# ----------------------------------------------------------------- learning evidence
+# Measured (split 1 of motion_split: 160 train / 80 test videos, 20 epochs, seed 0),
+# test accuracy, chance 0.25:
+#   temporal_center=True:  STC-ResNet-18 0.788, ResNet-18 (no STC) 0.763
+#   raw RGB input:         STC-ResNet-18 0.313, ResNet-18 (no STC) 0.350
+#   fine-tuning after transfer_from_2d (6 epochs, random 2D teacher, raw RGB): 0.288
+EVIDENCE = dict(depth=18, cardinality=1, optimizer="adam", learning_rate=2e-3,
+                lr_schedule="cosine", warmup_epochs=1, epochs=20, **EVIDENCE_CLIPS)
+
+
+@pytest.fixture(scope="module")
+def motion(tmp_path_factory):
+    return motion_split(tmp_path_factory.mktemp("motion"))
+
+
+@pytest.mark.slow
+def test_stc_learns_motion_classes_on_par_with_r3d(motion):
+    X_train, y_train, X_test, y_test = motion
+    scores = {stc: STCNet(stc=stc, temporal_center=True, **EVIDENCE).fit(X_train, y_train)
+              .score(X_test, y_test) for stc in (True, False)}
+    print("test accuracy stc", scores[True], "r3d", scores[False])
+    assert scores[True] >= 0.6, scores  # measured 0.79; chance 0.25
+    assert scores[True] >= scores[False] - 0.1, scores  # on par or above (0.79 vs 0.76)
+
+
+def conv_teacher(size=64):
+    """A fixed random 2D conv net (no ImageNet weights offline) as the teacher."""
+    keras.utils.set_random_seed(1)
+    frames = keras.Input((size, size, 3))
+    x = frames
+    for filters in (16, 32, 64):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
+    return keras.Model(frames, keras.layers.GlobalAveragePooling2D()(x), name="teacher")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=(
+    "not reproduced: with a random-weight 2D teacher (no ImageNet weights offline) 6 "
+    "transfer epochs (correspondence loss 0.693 -> 0.670, accuracy 0.54 -> 0.66) gave a "
+    "fine-tuning loss curve no lower than from scratch (epoch 5: 1.390 vs 1.388; "
+    "epoch 20: 1.216 vs 1.149)"))
+def test_fine_tuning_after_transfer_converges_faster(motion):
+    X_train, y_train, _, _ = motion
+    scratch = STCNet(**EVIDENCE).fit(X_train, y_train)
+    transferred = STCNet(**EVIDENCE).transfer_from_2d(
+        conv_teacher(), X_train, epochs=6, batch_size=16, learning_rate=0.05, lr_step_epochs=3)
+    transferred.fit(X_train, y_train)
+    curves = {"scratch": scratch.history_["loss"], "transfer": transferred.history_["loss"]}
+    print("training loss per epoch", curves, "correspondence", transferred.transfer_history_)
+    # "fewer epochs": the transferred run is ahead over the first quarter of training
+    assert np.mean(curves["transfer"][:5]) < np.mean(curves["scratch"][:5]) - 0.05, curves
