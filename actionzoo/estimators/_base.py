@@ -4,15 +4,21 @@
     label encoding of any hashable labels into ``classes_``, ``predict`` from
     ``predict_proba``, accuracy ``score`` that refuses labels never seen in
     ``fit``.
+``KerasEstimatorMixin``
+    Keras machinery for any estimator: optimizer building and
+    ``optimizer__<name>`` routing, seeding, session release, eager batched
+    inference, pickling with models saved as bytes.
 ``KerasClassifierBase``
-    the Keras side: parameter validation, seeding through
+    the classifier fit loop: parameter validation, seeding through
     ``keras.utils.set_random_seed``, optimizer/callbacks/class-weight
     handling, a fit loop with progress bar, ``warm_start``, release of the
     previous Keras session state, and pickling with the model saved as bytes.
 
-Subclasses implement four hooks: ``_check_X`` (validate and convert X),
-``_build_model`` (the Keras graph), ``_training_batches`` (what ``fit``
-iterates) and ``_predict_logits`` / ``_embed`` (inference).
+Classifier subclasses implement three hooks: ``_check_X`` (validate and
+convert X), ``_build_model`` (the Keras graph, logits out) and
+``_training_batches`` (what ``fit`` iterates); ``_default_callbacks`` gives
+a paper's schedule when ``callbacks=None``. Inference is theirs to write
+with ``_run_model``.
 """
 import copy
 from numbers import Integral, Real
@@ -99,11 +105,10 @@ class ClassifierBase(ClassifierMixin, BaseEstimator):
         return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 
 
-class KerasClassifierBase(ClassifierBase):
-    """Base of the Keras-backed classifiers.
+class KerasEstimatorMixin:
+    """Keras machinery shared by every Keras-backed estimator, classifier or not.
 
-    Subclasses list these hyper-parameters in their own ``__init__`` (the
-    scikit-learn convention: ``__init__`` only stores its arguments):
+    Hyper-parameters it relies on (stored by the subclass ``__init__``):
 
     optimizer : {"sgd", "adam", "adamw", "rmsprop", "nadam"} or Optimizer class
     learning_rate : float or ``keras.optimizers.schedules.LearningRateSchedule``
@@ -112,17 +117,6 @@ class KerasClassifierBase(ClassifierBase):
         (``set_params(optimizer__momentum=0.95)``, grid-searchable). ``None``
         means the estimator's paper defaults (``_default_optimizer_kwargs``).
     epochs, batch_size : int
-    callbacks : list of ``keras.callbacks.Callback`` or None
-        Copied at every fit, so the arguments are never mutated. ``None``
-        means the estimator's paper schedule (``_default_callbacks``, e.g.
-        divide the learning rate by 10 on a plateau); ``[]`` means none.
-    validation_fraction : float or None
-        Stratified share of the training data held out as Keras validation
-        data (needed by callbacks that monitor ``val_loss``).
-    class_weight : dict, "balanced" or None
-        Keyed by the original labels; multiplied into ``sample_weight``.
-    warm_start : bool
-        Continue training the fitted model instead of starting anew.
     random_state : int, RandomState or None
         Seeds Python, NumPy and the Keras backend (``set_random_seed``) and
         every random draw of the fit; equal seeds give equal predictions.
@@ -130,17 +124,13 @@ class KerasClassifierBase(ClassifierBase):
         0 silent, 1 a progress bar over epochs, 2 Keras' per-batch bars.
     """
 
-    _parameter_constraints = {
+    _keras_parameter_constraints = {
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "learning_rate": [Interval(Real, 0, None, closed="neither"),
                           HasMethods(["__call__", "get_config"])],
         "optimizer_kwargs": [dict, None],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "callbacks": [list, None],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -174,26 +164,6 @@ class KerasClassifierBase(ClassifierBase):
             self.optimizer_kwargs = {**(self.optimizer_kwargs or {}), **routed}
         return super().set_params(**params) if params else self
 
-    # -------------------------------------------------------------- hooks
-    def _check_X(self, X, *, reset):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _build_model(self, inputs, n_classes):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
-        raise NotImplementedError  # pragma: no cover - abstract
-
-    def _predict_logits(self, inputs):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _embed(self, inputs):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _default_callbacks(self, has_validation):
-        """Callbacks used when ``callbacks=None`` (a paper's LR schedule); none here."""
-        return []
-
     # ----------------------------------------------------------- building
     def _make_optimizer(self):
         cls = OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
@@ -211,6 +181,85 @@ class KerasClassifierBase(ClassifierBase):
     def _seed(self):
         """An int seed drawn from ``random_state`` (None: a fresh one)."""
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    @staticmethod
+    def _fresh_keras_session(seed):
+        """Release the previous fit's Keras state and seed every RNG."""
+        keras.backend.clear_session(free_memory=True)
+        keras.utils.set_random_seed(seed)
+
+    # ---------------------------------------------------------- inference
+    def _inference_batch_size(self):
+        return max(self.batch_size, self._min_inference_batch_size)
+
+    def _run_model(self, model, inputs):
+        """``model`` on in-memory inputs in eager batches, as a float32 array.
+
+        Eager calls avoid tracing a new ``tf.function`` for every (small)
+        fitted model, which ``model.predict`` would do.
+        """
+        arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        step = self._inference_batch_size()
+        outputs = []
+        for start in range(0, len(arrays[0]), step):
+            batch = [x[start:start + step] for x in arrays]
+            out = model(batch if len(batch) > 1 else batch[0], training=False)
+            outputs.append(keras.ops.convert_to_numpy(out))
+        return np.concatenate(outputs, axis=0)
+
+    # ----------------------------------------------------------- pickling
+    def __getstate__(self):
+        # object.__getstate__ returns __dict__ itself: copy before replacing.
+        state = dict(super().__getstate__())
+        for name in self._keras_attributes:
+            if name in state:
+                state[name] = serialize_models(state[name])
+        return state
+
+    def __setstate__(self, state):
+        for name in self._keras_attributes:
+            if name in state:
+                state[name] = deserialize_models(state[name])
+        super().__setstate__(state)
+
+
+class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
+    """Base of the Keras-backed classifiers.
+
+    Besides the hyper-parameters of :class:`KerasEstimatorMixin`:
+
+    callbacks : list of ``keras.callbacks.Callback`` or None
+        Copied at every fit, so the arguments are never mutated.
+    validation_fraction : float or None
+        Stratified share of the training data held out as Keras validation
+        data (needed by callbacks that monitor ``val_loss``).
+    class_weight : dict, "balanced" or None
+        Keyed by the original labels; multiplied into ``sample_weight``.
+    warm_start : bool
+        Continue training the fitted model instead of starting anew.
+    """
+
+    _parameter_constraints = {
+        **KerasEstimatorMixin._keras_parameter_constraints,
+        "callbacks": [list, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+    }
+
+    # -------------------------------------------------------------- hooks
+    def _check_X(self, X, *, reset):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _build_model(self, inputs, n_classes):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _default_callbacks(self, has_validation):
+        """Callbacks used when ``callbacks=None`` (a paper's LR schedule); none here."""
+        return []
 
     def _fit_sample_weight(self, y_labels, sample_weight, n_samples):
         weights = _check_sample_weight(sample_weight, np.empty((n_samples, 0)),
@@ -246,8 +295,7 @@ class KerasClassifierBase(ClassifierBase):
         if continuing:
             keras.utils.set_random_seed(seed)
         else:
-            keras.backend.clear_session(free_memory=True)
-            keras.utils.set_random_seed(seed)
+            self._fresh_keras_session(seed)
             self.model_ = self._build_model(inputs, len(self.classes_))
             if initialize is not None:
                 initialize(self.model_)
@@ -277,40 +325,6 @@ class KerasClassifierBase(ClassifierBase):
         for key, values in history.history.items():
             self.history_.setdefault(key, []).extend(float(v) for v in values)
         return self
-
-    # ---------------------------------------------------------- inference
-    def _inference_batch_size(self):
-        return max(self.batch_size, self._min_inference_batch_size)
-
-    def _run_model(self, model, inputs):
-        """``model`` on in-memory inputs in eager batches, as a float32 array.
-
-        Eager calls avoid tracing a new ``tf.function`` for every (small)
-        fitted model, which ``model.predict`` would do.
-        """
-        arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        step = self._inference_batch_size()
-        outputs = []
-        for start in range(0, len(arrays[0]), step):
-            batch = [x[start:start + step] for x in arrays]
-            out = model(batch if len(batch) > 1 else batch[0], training=False)
-            outputs.append(keras.ops.convert_to_numpy(out))
-        return np.concatenate(outputs, axis=0)
-
-    # ----------------------------------------------------------- pickling
-    def __getstate__(self):
-        # object.__getstate__ returns __dict__ itself: copy before replacing.
-        state = dict(super().__getstate__())
-        for name in self._keras_attributes:
-            if name in state:
-                state[name] = serialize_models(state[name])
-        return state
-
-    def __setstate__(self, state):
-        for name in self._keras_attributes:
-            if name in state:
-                state[name] = deserialize_models(state[name])
-        super().__setstate__(state)
 
 
 def _num_samples(inputs):

@@ -1,19 +1,17 @@
 """Autoencoder anomaly detection on video embeddings (Tkachenko, Sec. VII)."""
 from numbers import Integral, Real
 
-import keras
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from actionzoo.estimators._base import OPTIMIZERS, KerasClassifierBase
+from actionzoo.estimators._base import KerasEstimatorMixin
 from actionzoo.estimators._progress import EpochProgressBar, keras_verbosity
-from actionzoo.estimators._serialization import deserialize_models, serialize_models
 from actionzoo.models import embedding_autoencoder
 
 
-class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
+class EmbeddingAnomalyDetector(KerasEstimatorMixin, OutlierMixin, BaseEstimator):
     """Outlier detection by the reconstruction error of an autoencoder.
 
     The paper's Sec. VII proposal: video embeddings (e.g. the output of
@@ -79,21 +77,13 @@ class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        **KerasEstimatorMixin._keras_parameter_constraints,
         "encoding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_units": [tuple, list],
         "activation": [str],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-        "learning_rate": [Interval(Real, 0, None, closed="neither"),
-                          HasMethods(["__call__", "get_config"])],
-        "optimizer_kwargs": [dict, None],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
-    _default_optimizer_kwargs = {}
 
     def __init__(self, encoding_dim=32, hidden_units=(256,), activation="relu", dropout=0.0,
                  contamination=0.1, optimizer="adam", learning_rate=1e-3,
@@ -111,10 +101,6 @@ class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
-
-    # The shared optimizer factory and seed draw of the Keras estimators.
-    _make_optimizer = KerasClassifierBase._make_optimizer
-    _seed = KerasClassifierBase._seed
 
     def fit(self, X, y=None):
         """Train the autoencoder on (mostly normal) embeddings.
@@ -143,13 +129,12 @@ class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
                                ).astype(np.float32)
         Z = (X - self.mean_) / self.scale_
 
-        seed = self._seed()
-        keras.backend.clear_session(free_memory=True)
-        keras.utils.set_random_seed(seed)
+        self._fresh_keras_session(self._seed())
         self.encoding_dim_ = int(min(self.encoding_dim, d - 1))
         self.model_ = embedding_autoencoder(d, self.encoding_dim_, tuple(self.hidden_units),
                                             activation=self.activation, dropout=self.dropout)
-        self.model_.compile(optimizer=self._make_optimizer(), loss="mse", run_eagerly=True)
+        self.model_.compile(optimizer=self._make_optimizer(), loss="mse",
+                            run_eagerly=self._run_eagerly)
         callbacks = [EpochProgressBar(self.epochs, type(self).__name__)] \
             if self.verbose == 1 else []
         history = self.model_.fit(Z, Z, epochs=self.epochs, batch_size=self.batch_size,
@@ -160,9 +145,7 @@ class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
         return self
 
     def _scores(self, Z):
-        out = [keras.ops.convert_to_numpy(self.model_(Z[i:i + 1024], training=False))
-               for i in range(0, len(Z), 1024)]
-        recon = np.concatenate(out) if out else np.zeros_like(Z)
+        recon = self._run_model(self.model_, Z)
         return -np.mean(np.square(recon.astype(np.float64) - Z), axis=1)
 
     def score_samples(self, X):
@@ -192,17 +175,6 @@ class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
         ndarray of int of shape (n_samples,)
         """
         return np.where(self.decision_function(X) >= 0, 1, -1)
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        if "model_" in state:
-            state["model_"] = serialize_models(state["model_"])
-        return state
-
-    def __setstate__(self, state):
-        if "model_" in state:
-            state["model_"] = deserialize_models(state["model_"])
-        super().__setstate__(state)
 
     def _expected_failed_checks(self):
         """sklearn checks that cannot apply, with reasons (none known)."""
