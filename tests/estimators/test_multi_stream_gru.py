@@ -158,7 +158,8 @@ def test_bad_inputs(videos, tmp_path):
 
 @pytest.mark.slow
 def test_more_streams_learn_better_and_audio_helps_sound_classes(tmp_path):
-    """Held-out accuracies on the 10-class demo data (split 1)."""
+    """Held-out accuracies on the 10-class demo data (split 1). Dropout is off:
+    with 16-unit GRUs the paper's 0.5 kept every stream at chance in 15 epochs."""
     from actionzoo.data.synthetic import SOUND_CLASSES
 
     paths, labels, has_audio, test = demo_videos(str(tmp_path / "demo"), num_classes=10,
@@ -169,7 +170,7 @@ def test_more_streams_learn_better_and_audio_helps_sound_classes(tmp_path):
         est = model(cache_dir, streams=streams, spatial_backbone=tiny_image_backbone(3, width=16),
                     temporal_backbone=tiny_image_backbone(20, width=16),
                     audio_backbone=tiny_audio_backbone(width=16), units=16, max_length=24,
-                    epochs=15, batch_size=16, learning_rate=1e-2)
+                    epochs=15, batch_size=16, learning_rate=1e-2, dropout=0.0)
         est.fit(paths[~test], labels[~test])
         predictions[streams] = est.predict(paths[test])
         results[streams] = float((predictions[streams] == labels[test]).mean())
