@@ -30,7 +30,7 @@ from .flow import FLOW_BOUND, compute_flow, quantize_flow, stack_flow
 from .loader import ClipLoader
 from .logmel import log_mel_spectrogram
 from .pipeline import _SKIPPABLE, _as_labels, _as_paths, build_pipeline
-from .video import VideoInfo, VideoReader
+from .video import VideoInfo, VideoReader, scaled_size
 
 __all__ = ["prepare", "RecordVideo", "make_record_dataset"]
 
@@ -187,11 +187,7 @@ class RecordVideo:
         return [cv2.imdecode(np.frombuffer(feats[int(i)].bytes_list.value[0], np.uint8), flags) for i in indices]
 
     def output_size(self, short_side=None):
-        h, w = self.info.height, self.info.width
-        if short_side is None:
-            return h, w
-        scale = float(short_side) / min(h, w)
-        return max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+        return scaled_size(self.info.height, self.info.width, short_side)
 
     def read(self, indices, short_side=None):
         """Decode stored JPEG frames (RGB ``uint8``)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._params import ParamsEquality
 from .logmel import EXAMPLE_FRAMES, HOP_SECONDS, WINDOW_SECONDS
 
 __all__ = [
@@ -44,7 +45,7 @@ def _check_positive(**values):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-class Sampler:
+class Sampler(ParamsEquality):
     """Base class. Subclasses implement :meth:`_sample`.
 
     Attributes
@@ -85,16 +86,6 @@ class Sampler:
             raise ValueError(f"cannot sample from a video with {num_frames} frames")
         out = np.asarray(self._sample(num_frames, as_rng(rng), motion), np.int64)
         return out.reshape(-1 if self.num_views is None else self.num_views, self.length)
-
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({params})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
-
-    def __hash__(self):
-        return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
 
 class SegmentSampler(Sampler):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ._params import ParamsEquality
 from .flow import flip_flow
 
 __all__ = [
@@ -107,18 +108,8 @@ class Compose:
         return hash(repr(self))
 
 
-class _Spatial:
+class _Spatial(ParamsEquality):
     num_views = 1
-
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({params})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
-
-    def __hash__(self):
-        return hash((type(self).__name__, repr(self)))
 
 
 class Resize(_Spatial):

@@ -232,11 +232,7 @@ class VideoReader:
 
     def output_size(self, short_side=None):
         """Return ``(height, width)`` of frames read with ``short_side``."""
-        h, w = self.info.height, self.info.width
-        if short_side is None:
-            return h, w
-        scale = float(short_side) / min(h, w)
-        return max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+        return scaled_size(self.info.height, self.info.width, short_side)
 
     def read(self, indices=None, *, short_side=None):
         """Decode frames as RGB ``uint8``.
@@ -435,3 +431,11 @@ def read_video(path, indices=None, *, short_side=None):
     """
     with VideoReader(path) as reader:
         return reader.read(indices, short_side=short_side)
+
+
+def scaled_size(height, width, short_side=None):
+    """``(height, width)`` after resizing the short side to ``short_side``."""
+    if short_side is None:
+        return height, width
+    scale = float(short_side) / min(height, width)
+    return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
