@@ -15,8 +15,13 @@ The output follows the UCF101 layout::
       MoveLeft/v_MoveLeft_g01_c01.avi ...
       ucfTrainTestlist/classInd.txt, trainlist0{1,2,3}.txt, testlist0{1,2,3}.txt
 
-Like UCF101, a *group* (``gXX``) shares its background and palette, and the
-three splits hold out disjoint groups. Output is deterministic for a seed.
+A *group* (``gXX``) shares its background texture across all classes, and
+the three splits hold out disjoint groups. The background carries no class
+information: were it drawn per (class, group), as the shared scenes of a
+UCF101 group are, a network could fit the training set by memorising
+backgrounds instead of motion -- a shortcut that fails on held-out groups
+and that a dataset of a few hundred clips cannot outweigh. Output is
+deterministic for a seed.
 """
 from __future__ import annotations
 
@@ -127,7 +132,7 @@ def render_video(motion, num_frames, rng, *, width=320, height=240, fps=25, pale
         Draws shapes and motion parameters.
     width, height, fps : int
     palette_seed : int
-        Seed of the background (shared within a group).
+        Seed of the background (shared by a group, across classes).
     num_shapes : (int, int)
         Inclusive range of the number of shapes.
 
@@ -275,7 +280,7 @@ def _make_one(job):
     rng = np.random.default_rng([seed, c, g, k])
     n = int(rng.integers(lo, hi + 1))
     frames = render_video(name, n, rng, width=width, height=height, fps=fps,
-                          palette_seed=seed * 1000 + g * 31 + c)
+                          palette_seed=seed * 1000 + g * 31)
     has_audio = bool(rng.random() < audio_fraction)
     audio = _sound(SOUND_CLASSES.get(name), n / fps, rng) if has_audio else None
     write_video(os.path.join(root, rel), frames, fps, audio=audio, sample_rate=AUDIO_RATE)
