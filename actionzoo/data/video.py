@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .errors import DecodeError, FrameCountError
 
@@ -134,6 +135,7 @@ class VideoReader:
 
     def __init__(self, path, *, exact=False):
         self.path = os.fspath(path)
+        self._reformatter = None
         self._container = _open_container(self.path)
         try:
             self._setup(exact)
@@ -269,8 +271,7 @@ class VideoReader:
         def convert(frame):
             key = id(frame)
             if key not in cache:
-                cache[key] = (frame, frame.to_ndarray(format="rgb24", width=width, height=height,
-                                                      interpolation=interpolation))
+                cache[key] = (frame, self._to_rgb(frame, width, height, interpolation))
             return cache[key][1]
 
         if indices is None:
@@ -287,6 +288,23 @@ class VideoReader:
         for index, frame in self._iter_indexed(sorted(set(order.tolist()))):
             found[index] = convert(frame)
         return np.stack([found[i] for i in order.tolist()])
+
+    def _to_rgb(self, frame, width, height, interpolation):
+        """``frame`` as an RGB ``uint8`` array of ``(height, width)``.
+
+        ``frame.to_ndarray(width=...)`` builds a new swscale context for
+        every frame, and one with its own slice threads (``threads=0``,
+        automatic): that setup costs more than the scaling itself, and the
+        extra threads compete with the decoders a pipeline runs in parallel.
+        One reformatter per reader keeps its context across frames (it is
+        only rebuilt when the parameters change), single-threaded like the
+        decoder; the pixels are identical.
+        """
+        if self._reformatter is None:
+            self._reformatter = VideoReformatter()
+        rgb = self._reformatter.reformat(frame, width, height, "rgb24",
+                                         interpolation=interpolation, threads=1)
+        return rgb.to_ndarray()
 
     def close(self):
         """Release the file."""
