@@ -13,11 +13,15 @@ from actionzoo.models import stfn, stfn_embedding_model
 
 
 def check_two_stream_sequences(estimator, X, *, reset):
-    """Validate ``(n, 2, n_segments, d)`` X; return ``[appearance, motion]``.
+    """Validate two-stream sequences; return ``([appearance, motion], n_views)``.
 
-    On ``reset`` stores ``n_segments_`` and ``feature_dim_``; otherwise
-    checks the feature width against them (the segment count may differ:
-    the temporal convolutions and the average accept any length).
+    X is ``(n, 2, n_segments, d)`` or, for prediction only, the multi-view
+    form ``(n, n_views, 2, n_segments, d)`` (STFN's test protocol:
+    :class:`actionzoo.TwoStreamFeatures` with ``test_views``), flattened to
+    ``n * n_views`` sequences, video-major. On ``reset`` (fit) stores
+    ``n_segments_`` and ``feature_dim_``; otherwise checks the feature width
+    against them (the segment count may differ: the temporal convolutions
+    and the average accept any length).
     """
     name = type(estimator).__name__
     if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
@@ -27,12 +31,21 @@ def check_two_stream_sequences(estimator, X, *, reset):
         X = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{name}: X must be numeric (n, 2, n_segments, d): {err}") from err
+    if X.ndim == 5 and X.shape[2] == 2 and reset:
+        raise ValueError(f"{name}.fit takes one sequence pair per video, (n, 2, n_segments, d); "
+                         f"the multi-view form {X.shape} is for prediction (fit on "
+                         f"TwoStreamFeatures.fit_transform's training sampling)")
+    views = 1
+    if X.ndim == 5 and X.shape[2] == 2:
+        views = X.shape[1]
+        X = X.reshape((-1,) + X.shape[2:])
     if X.ndim != 4 or X.shape[1] != 2:
         raise ValueError(f"{name} expects X of shape (n, 2, n_segments, d) -- appearance "
-                         f"and motion feature sequences -- got shape {X.shape}")
+                         f"and motion feature sequences -- or (n, n_views, 2, n_segments, d) "
+                         f"to predict, got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[2] < 1 or X.shape[3] < 1:
         raise ValueError(f"{name}: X of shape {X.shape} is empty")
-    bad = ~np.isfinite(X).reshape(len(X), -1).all(axis=1)
+    bad = ~np.isfinite(X).reshape(len(X) // views, -1).all(axis=1)
     if bad.any():
         raise ValueError(f"{name}: X contains NaN or infinity in sample(s) "
                          f"{np.flatnonzero(bad)[:10].tolist()}")
@@ -42,7 +55,12 @@ def check_two_stream_sequences(estimator, X, *, reset):
     elif X.shape[3] != estimator.feature_dim_:
         raise ValueError(f"{name} was fitted on features of width {estimator.feature_dim_}, "
                          f"X has width {X.shape[3]}")
-    return [X[:, 0], X[:, 1]]
+    return [X[:, 0], X[:, 1]], views
+
+
+def _view_mean(values, views):
+    """Average video-major ``(n * views, ...)`` rows over each video's views."""
+    return values.reshape((-1, views) + values.shape[1:]).mean(axis=1)
 
 
 def plateau_schedule(has_validation, min_lr, patience):
@@ -190,7 +208,7 @@ class STFN(TransformerMixin, KerasClassifierBase):
         return self._fit_keras(X, y, sample_weight)
 
     def _check_X(self, X, *, reset):
-        return check_two_stream_sequences(self, X, reset=reset)
+        return check_two_stream_sequences(self, X, reset=reset)[0]
 
     def _build_model(self, inputs, n_classes):
         filters = self.feature_dim_ if self.filters is None else self.filters
@@ -212,27 +230,43 @@ class STFN(TransformerMixin, KerasClassifierBase):
         return plateau_schedule(has_validation, self._min_learning_rate, self._plateau_patience)
 
     def decision_function(self, X):
-        """Fused class scores (logits) whose softmax is ``predict_proba``.
+        """Fused class scores whose softmax is ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, 2, n_segments, d) or (n, n_views, 2, n_segments, d)
+            With several views (the paper's test protocol: 5 sequences per
+            video), the log of the view-averaged probabilities.
 
         Returns
         -------
         ndarray of shape (n, n_classes)
+            Logits for one view per video.
         """
         check_is_fitted(self)
-        return self._run_model(self.model_, self._check_X(X, reset=False))
+        inputs, views = check_two_stream_sequences(self, X, reset=False)
+        logits = self._run_model(self.model_, inputs)
+        if views == 1:
+            return logits
+        return np.log(np.maximum(_view_mean(softmax(logits), views), np.finfo(np.float32).tiny))
 
     def predict_proba(self, X):
-        """Class probabilities; rows sum to 1."""
+        """Class probabilities (averaged over views for multi-view X); rows sum to 1."""
         return softmax(self.decision_function(X))
 
     def transform(self, X):
         """The video embedding: each stream's temporally averaged last-block output,
-        concatenated (``2 * filters`` wide; the fused sequence for ``"c"``).
+        concatenated (``2 * filters`` wide; the fused sequence for ``"c"``),
+        averaged over views for multi-view X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, 2, n_segments, d) or (n, n_views, 2, n_segments, d)
 
         Returns
         -------
         ndarray of shape (n, 2 * filters)
         """
         check_is_fitted(self)
-        return self._run_model(stfn_embedding_model(self.model_),
-                               self._check_X(X, reset=False))
+        inputs, views = check_two_stream_sequences(self, X, reset=False)
+        return _view_mean(self._run_model(stfn_embedding_model(self.model_), inputs), views)

@@ -58,6 +58,12 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         square.
     flow_length : int, default=10
         Flows per motion stack.
+    test_views : int, default=1
+        Sequences per video in ``transform``: 1 takes each segment's centre
+        frame; the paper's test protocol takes 5 uniformly spaced frames per
+        segment, making 5 sequences whose scores are averaged --
+        ``transform`` then returns ``(n_videos, test_views, 2, n_segments,
+        d)``, which :class:`actionzoo.STFN` averages over in prediction.
     flow_method : {"auto", "tvl1", "farneback"}, default="auto"
         TV-L1 (the paper's) when opencv-contrib is installed, else Farneback.
     cache_dir : path or None, default=None
@@ -102,6 +108,7 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         "backbone_weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
         "frame_size": [Interval(Integral, 8, None, closed="left")],
         "flow_length": [Interval(Integral, 1, None, closed="left")],
+        "test_views": [Interval(Integral, 1, None, closed="left")],
         "flow_method": [StrOptions({"auto", "tvl1", "farneback"})],
         "cache_dir": [str, os.PathLike, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -111,7 +118,7 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_segments=5, appearance_backbone="InceptionV3",
                  motion_backbone="InceptionV3", backbone_weights="imagenet", frame_size=224,
-                 flow_length=10, flow_method="auto", cache_dir=None, batch_size=32,
+                 flow_length=10, test_views=1, flow_method="auto", cache_dir=None, batch_size=32,
                  random_state=None, verbose=0):
         self.n_segments = n_segments
         self.appearance_backbone = appearance_backbone
@@ -119,6 +126,7 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         self.backbone_weights = backbone_weights
         self.frame_size = frame_size
         self.flow_length = flow_length
+        self.test_views = test_views
         self.flow_method = flow_method
         self.cache_dir = cache_dir
         self.batch_size = batch_size
@@ -166,11 +174,12 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         return self.fit(X, y)._features(X, mode="train")
 
     def transform(self, X):
-        """Features of each segment's centre frame (test sampling).
+        """Features of the test sampling: each segment's centre frame, or
+        ``test_views`` uniformly spaced frames per segment.
 
         Returns
         -------
-        ndarray of shape (n_videos, 2, n_segments, d)
+        ndarray of shape (n_videos, 2, n_segments, d), or (n_videos, test_views, 2, n_segments, d) when ``test_views > 1``
         """
         check_is_fitted(self)
         return self._features(X, mode="test")
@@ -185,15 +194,17 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
 
     def _features(self, X, mode):
         paths = check_video_paths(self, X)
-        sampler = SegmentSampler(self.n_segments, mode=mode)
+        sampler = SegmentSampler(self.n_segments, mode=mode, test_views=self.test_views)
         rng = np.random.default_rng(self.segment_seed_)
         extractors = self._extractors()
-        out = np.empty((len(paths), 2, self.n_segments, self.feature_dim_), np.float32)
+        out = np.empty((len(paths), sampler.num_views, 2, self.n_segments, self.feature_dim_),
+                       np.float32)
         for i, path in enumerate(progress(paths, self.verbose, type(self).__name__)):
-            indices = sampler.sample(video_info(path).num_frames, rng)[0]
+            views = sampler.sample(video_info(path).num_frames, rng)  # (num_views, n_segments)
             for j, stream in enumerate(STREAMS):
-                out[i, j] = extractors[stream].frame_features(path, indices)
-        return out
+                features = extractors[stream].frame_features(path, views.ravel())
+                out[i, :, j] = features.reshape(views.shape + (-1,))
+        return out[:, 0] if sampler.num_views == 1 else out
 
     def __getstate__(self):
         state = dict(super().__getstate__())

@@ -105,6 +105,22 @@ def test_other_segment_counts_at_predict():
     assert est.predict(longer).shape == (len(longer),)
 
 
+def test_multi_view_prediction_averages_the_views():
+    """Paper Sec. 4.2 test protocol: several sequences per video, scores averaged."""
+    est = STFN(**TINY).fit(X, Y)
+    views = np.stack([X, X[:, :, ::-1], 0.5 * X], axis=1)  # (n, 3, 2, N, d)
+    per_view = np.stack([est.predict_proba(views[:, v]) for v in range(3)], axis=1)
+    np.testing.assert_allclose(est.predict_proba(views), per_view.mean(axis=1), rtol=1e-5,
+                               atol=1e-6)
+    embeddings = np.stack([est.transform(views[:, v]) for v in range(3)], axis=1)
+    np.testing.assert_allclose(est.transform(views), embeddings.mean(axis=1), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(est.predict_proba(views[:, :1]), est.predict_proba(X),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="multi-view form .* is for prediction"):
+        STFN(**TINY).fit(views, Y)
+
+
 @pytest.mark.parametrize("bad,match", [
     (np.zeros((4, 3, 8), "float32"), r"\(n, 2, n_segments, d\).*\(4, 3, 8\)"),
     (np.zeros((4, 3, 3, 8), "float32"), r"got shape \(4, 3, 3, 8\)"),

@@ -51,6 +51,22 @@ def test_test_sampling_matches_an_independent_computation(videos, fitted):
         np.testing.assert_allclose(row[1], np.asarray(motion), rtol=1e-4, atol=1e-5)
 
 
+def test_test_views_are_uniform_frames_per_segment(videos, fitted):
+    """test_views=3: three sequences at offsets (v + 0.5) / 3 in each segment;
+    each view equals the backbone on its frames, computed independently."""
+    paths = videos[0][:2]
+    multi = features(test_views=3).fit(paths).transform(paths)
+    assert multi.shape == (2, 3, 2, 3, 8)
+    crop = CenterCrop(32)
+    for path, row in zip(paths, multi):
+        views = SegmentSampler(3, mode="test", test_views=3).sample(video_info(path).num_frames)
+        for v, indices in enumerate(views):
+            frames = crop(read_video(path, indices, short_side=32), None)
+            appearance = fitted.backbones_["appearance"](frames / 127.5 - 1.0, training=False)
+            np.testing.assert_allclose(row[v, 0], np.asarray(appearance), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(multi[:, 0], multi[:, 2])
+
+
 def test_training_sampling_is_random_per_segment_and_repeatable(videos, fitted):
     paths = videos[0]
     train_a = features().fit_transform(paths)
