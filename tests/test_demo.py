@@ -1,0 +1,79 @@
+"""The demo job (``actionzoo demo``): one quick run on a tiny generated dataset.
+
+Real components throughout: the generator writes real .avi files, every
+estimator is fitted and scored on them, the report is read back from disk.
+One run only (through the command line, in process) to keep this test
+within its minute.
+"""
+import contextlib
+import io
+import json
+
+import cv2
+import pytest
+
+from actionzoo.cli import main
+from actionzoo.demo import DATASET
+
+MODELS = {
+    "CorrelationNet (CorrNet-26)", "CorrelationNet (R2D-26 baseline)", "STCNet (STC-ResNet-18)",
+    "STFN", "appearance stream (logistic regression)", "motion stream (logistic regression)",
+    "LateFusion (avg)", "LateFusion (max)", "LateFusion (multiply)", "LateFusion (weighted)",
+    "CorrNetFusion (sum, Shannon gate)", "CorrNetFusion (correlation only)",
+    "MultiStreamGRU (SVM fusion)",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    data, report_dir = root / "data", root / "report"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["demo", "--data", str(data), "--report-dir", str(report_dir), "--quick",
+                     "--quiet", "--seed", "0"])
+    return code, out.getvalue(), data, report_dir
+
+
+def test_quick_demo_generates_the_dataset_and_exits_0(demo_run):
+    code, stdout, data, _ = demo_run
+    assert code == 0
+    assert (data / "ucfTrainTestlist" / "trainlist01.txt").is_file()
+    assert len(list(data.glob("*/*.avi"))) == (DATASET["quick"]["num_classes"]
+                                                * DATASET["quick"]["groups"]
+                                                * DATASET["quick"]["clips_per_group"])
+    assert stdout.splitlines()[0].startswith("| model | input | test accuracy")
+
+
+def test_every_model_has_a_row_with_accuracies_in_0_1(demo_run):
+    _, stdout, _, report_dir = demo_run
+    report = json.loads((report_dir / "results.json").read_text())
+    assert {r["model"] for r in report["rows"]} == MODELS
+    for row in report["rows"]:
+        assert 0.0 <= row["accuracy"] <= 1.0 and 0.0 <= row["mean_class_accuracy"] <= 1.0
+        assert row["fit_seconds"] >= 0
+        assert f"| {row['model']} | {row['input']} | {row['accuracy']:.3f} |" in stdout
+    assert report["n_test"] == sum(map(sum, report["confusion_matrix"]))
+    assert report["best_model"] in MODELS and report["chance"] == pytest.approx(1 / 3)
+    assert report["table"] in (report_dir / "results.md").read_text()
+    assert report["table"] in stdout
+    # a JSON round trip changes nothing
+    assert json.loads(json.dumps(report)) == report
+    assert set(report["curves"]) >= {"CorrelationNet (CorrNet-26)", "STFN",
+                                     "MultiStreamGRU spatial"}
+
+
+@pytest.mark.parametrize("name", ["confusion_matrix.png", "training_curves.png"])
+def test_figures_are_valid_png_images(demo_run, name):
+    path = demo_run[3] / name
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = cv2.imread(str(path))
+    assert image is not None and image.ndim == 3 and min(image.shape[:2]) > 50
+    assert image.std() > 0  # not a blank canvas
+
+
+def test_demo_help_and_usage_errors(capsys):
+    assert main(["demo", "--help"]) == 0
+    assert "--report-dir" in capsys.readouterr().out
+    assert main(["demo", "--seed", "-1", "--report-dir", "unused"]) == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
