@@ -72,5 +72,14 @@ def test_api_pages(site, page, anchor):
     assert f'id="{anchor}"' in (site / page).read_text(encoding="utf-8")
 
 
+def test_sphinx_roles_become_links(site):
+    """docs/_ext/sphinx_roles.py: ``:class:`~actionzoo.layers.STCBlock``` in
+    STCNet's docstring is a link to the layers page, and no raw role is left."""
+    html = (site / "api/estimators/index.html").read_text(encoding="utf-8")
+    assert 'href="../layers/#actionzoo.layers.STCBlock"' in html
+    for page in (site / "api").glob("*/index.html"):
+        assert not re.search(r":(class|func|meth|mod):`", _text(page)), page
+
+
 def test_search_index_built(site):
     assert (site / "search/search_index.json").stat().st_size > 10_000
