@@ -39,9 +39,9 @@ def _fusion_fitted(estimator):
 class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
     """Multi-stream recurrent video embeddings with an SVM fusion (Tkachenko).
 
-    Implements the multistream architecture of Tkachenko, "Video
-    classification using multistream 2D CNN + RNN with adaptive sampling"
-    (Sec. III-V). From each video (its first ``max_seconds``; paper 36 s):
+    Implements the multistream architecture of Tkachenko, "Human action
+    recognition using fusion of modern deep convolutional and recurrent
+    neural networks" (Sec. III-V). From each video (its first ``max_seconds``; paper 36 s):
 
     - ``"spatial"``: frames chosen by motion-adaptive sampling (each of
       ``adaptive_segments`` segments gets a share of the ``max_length``
