@@ -2,14 +2,16 @@
 
 Subcommands (``actionzoo COMMAND --help`` for each):
 
-- ``weights list|download|verify`` -- the pretrained registry
-  (:mod:`actionzoo.weights`);
+- ``weights list|download|verify|convert-vggish`` -- the pretrained
+  registry (:mod:`actionzoo.weights`) and the AudioSet VGGish converter;
 - ``flops MODEL`` -- multiply-adds and parameters of a registry model or a
   builder of :mod:`actionzoo.models` (:mod:`actionzoo.flops`);
 - ``predict VIDEO...`` -- top-k labels of videos with a registry model;
 - ``evaluate ROOT`` -- top-1/top-5, mean class accuracy and a confusion
   matrix PNG of a registry model on a UCF101/HMDB51/folder split;
 - ``prepare ROOT OUTPUT`` -- decode RGB/flow/log-mel once into TFRecords.
+- ``demo`` -- train every estimator on the demo dataset and write a report
+  (:mod:`actionzoo.demo`).
 
 Exit codes: 0 success, 1 error (one line on stderr, no traceback), 2 usage
 error.
@@ -155,6 +157,16 @@ def _weights_verify(args):
     return 0
 
 
+def _weights_convert_vggish(args):
+    from actionzoo.models.vggish import convert_vggish_checkpoint
+    from actionzoo.weights import sha256sum
+
+    path = convert_vggish_checkpoint(args.checkpoint, args.output)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+    print(f"sha256 {sha256sum(path)}")
+    return 0
+
+
 def _flops(args):
     from actionzoo import models, weights
     from actionzoo.flops import count_flops, count_params
@@ -280,6 +292,19 @@ def _prepare(args):
     return 0
 
 
+def _demo(args):
+    from actionzoo.demo import run_demo
+
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    report = run_demo(args.data, args.report_dir, quick=args.quick, seed=args.seed,
+                      verbose=0 if args.quiet else 1)
+    print(report["table"])
+    print(f"\nbest: {report['best_model']}; chance {report['chance']:.3f}; "
+          f"wall time {report['wall_seconds']:.0f} s; report in {args.report_dir}/")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------
 def _add_dataset_args(p):
     p.add_argument("root", help="dataset folder (UCF101/HMDB51 class folders, or a folder "
@@ -326,6 +351,15 @@ def build_parser():
     p = wsub.add_parser("verify", help="check sha256 and size of weights files")
     p.add_argument("items", nargs="+", metavar="NAME_OR_PATH")
     p.set_defaults(func=_weights_verify)
+    p = wsub.add_parser("convert-vggish", help="convert the AudioSet VGGish checkpoint to Keras",
+                        description="Read the original TF-Slim vggish_model.ckpt (AudioSet "
+                                    "release, tensorflow/models research/audioset/vggish) and "
+                                    "write the weights of actionzoo.models.vggish; prints the "
+                                    "sha256 of the output.")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint prefix, e.g. "
+                                                            "vggish_model.ckpt")
+    p.add_argument("output", metavar="OUTPUT.weights.h5")
+    p.set_defaults(func=_weights_convert_vggish)
 
     p = sub.add_parser("flops", help="multiply-adds and parameters of a model",
                        description="Build a model (registry name, e.g. corrnet26.demo, or an "
@@ -379,6 +413,24 @@ def build_parser():
                                                            "of stopping")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("demo", help="train all estimators on the demo dataset, write a report",
+                       description="Generate the synthetic demo dataset (unless DATA holds "
+                                   "split files), train small versions of every estimator and "
+                                   "the late-fusion baselines on split 1, print the results "
+                                   "table and write results.md, results.json, "
+                                   "confusion_matrix.png and training_curves.png "
+                                   "(actionzoo.demo.run_demo).")
+    p.add_argument("--data", default="demo-data", metavar="DIR",
+                   help="dataset folder, generated when absent (default: %(default)s)")
+    p.add_argument("--report-dir", default="demo-report", metavar="DIR",
+                   help="report folder (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="dataset and model seed (default: "
+                                                       "%(default)s)")
+    p.add_argument("--quick", action="store_true", help="tiny configuration (seconds; checks "
+                                                        "that the job runs, figures mean nothing)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_demo)
     return parser
 
 

@@ -98,13 +98,15 @@ def build_backbone(kind, spec, weights, frame_size, flow_length, seed):
             raise ValueError(f"audio backbone must be 'vggish' or a keras.Model, got {spec!r}")
         if weights == "imagenet":
             raise ValueError("VGGish has AudioSet, not ImageNet, weights: pass the path of "
-                             "the converted vggish_model.ckpt (or an .npz), or None")
+                             "vggish_model.ckpt, its .weights.h5 conversion or an .npz, or None")
         model = vggish()
         if weights is not None:
             if os.fspath(weights).endswith(".npz"):
                 from actionzoo.models import set_vggish_weights
                 with np.load(weights) as tensors:
                     set_vggish_weights(model, dict(tensors))
+            elif os.fspath(weights).endswith(".weights.h5"):  # actionzoo weights convert-vggish
+                model.load_weights(weights)
             else:
                 load_vggish_checkpoint(model, weights)
         return model, identity

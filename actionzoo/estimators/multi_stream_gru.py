@@ -88,7 +88,8 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
     audio_backbone : "vggish" or keras.Model, default="vggish"
         VGGish or any Keras model on ``(96, 64)`` log-mel examples.
     audio_weights : None or path, default=None
-        The converted AudioSet ``vggish_model.ckpt`` prefix or an ``.npz``.
+        The AudioSet ``vggish_model.ckpt`` prefix, its conversion by
+        ``actionzoo weights convert-vggish`` (``.weights.h5``) or an ``.npz``.
         None: random weights seeded by ``random_state``.
     frame_size : int, default=224
         Square side of frames and flow for the image backbones.
@@ -122,6 +123,15 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
     validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`; they
         apply to every stream's recurrent model.
+    distribution : None, "mirrored", "multi_worker_mirrored" or tf.distribute.Strategy, \
+default=None
+        Train under a ``tf.distribute`` strategy (several GPUs of one host,
+        or several hosts configured by ``TF_CONFIG``); ``batch_size`` is the
+        global batch. See ``docs/distributed.md``.
+    checkpoint_dir : str, path-like or None, default=None
+        Back up each stream's training state at every epoch end
+        (``keras.callbacks.BackupAndRestore``); a fit interrupted and started
+        again with the same directory resumes from the last saved epoch.
     cache_dir : path or None, default=None
         On-disk cache of per-stream features and flow, keyed by file content
         and configuration (strongly recommended: without it the flow is
@@ -194,7 +204,8 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
                  fusion=LinearSVC(), optimizer="sgd", learning_rate=1e-2,
                  optimizer_kwargs=None, epochs=100, batch_size=32, callbacks=None,
                  validation_fraction=None, class_weight=None, warm_start=False,
-                 random_state=None, verbose=0, cache_dir=None, feature_batch_size=32):
+                 random_state=None, verbose=0, cache_dir=None, feature_batch_size=32,
+                 distribution=None, checkpoint_dir=None):
         self.streams = streams
         self.spatial_backbone = spatial_backbone
         self.spatial_weights = spatial_weights
@@ -227,6 +238,8 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         self.verbose = verbose
         self.cache_dir = cache_dir
         self.feature_batch_size = feature_batch_size
+        self.distribution = distribution
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------ features
     def _check_streams(self):

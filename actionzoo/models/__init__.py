@@ -10,10 +10,12 @@ from actionzoo.models.motion_cnn import motion_cnn
 from actionzoo.models.resnet3d import resnet3d
 from actionzoo.models.sequence_classifier import sequence_classifier
 from actionzoo.models.stfn import stfn, stfn_embedding_model
-from actionzoo.models.vggish import load_vggish_checkpoint, set_vggish_weights, vggish
+from actionzoo.models.vggish import (
+    convert_vggish_checkpoint, load_vggish_checkpoint, set_vggish_weights, vggish)
 
 __all__ = [
-    "WeightsUnavailableError", "backbone_preprocess", "correlation_net",
+    "WeightsUnavailableError", "backbone_preprocess", "convert_vggish_checkpoint",
+    "correlation_net",
     "correspondence_pairs", "corrnet_fusion_mlp", "embedding_autoencoder",
     "frame_clip_correspondence", "frame_embedding_model", "inflate_from_2d",
     "load_vggish_checkpoint", "motion_cnn", "reconstruction_errors", "resnet3d",

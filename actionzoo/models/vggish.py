@@ -20,7 +20,13 @@ embedding   vggish/fc2
 ==========  ==========================
 
 The AudioSet PCA/quantisation post-processor is not part of the network.
+
+:func:`convert_vggish_checkpoint` (``actionzoo weights convert-vggish``)
+turns the released checkpoint into a Keras ``.weights.h5`` file of
+:func:`vggish`.
 """
+import os
+
 import keras
 
 CHECKPOINT_NAMES = {
@@ -140,3 +146,69 @@ def load_vggish_checkpoint(model, checkpoint_path):
     available = reader.get_variable_to_shape_map()
     tensors = {n: reader.get_tensor(n) for n in names if n in available}
     return set_vggish_weights(model, tensors)
+
+
+def convert_vggish_checkpoint(checkpoint_path, output_path, input_shape=(96, 64)):
+    """Convert the AudioSet ``vggish_model.ckpt`` into a Keras weights file.
+
+    Reads the TF-Slim checkpoint of ``tensorflow/models``
+    ``research/audioset/vggish`` (variables ``vggish/conv1/weights`` ...
+    ``vggish/fc2/biases``, see :data:`CHECKPOINT_NAMES`) with
+    ``tf.train.load_checkpoint``, copies it into :func:`vggish` at the
+    standard ``(96, 64)`` input and saves the weights (an uncompiled
+    model: no optimizer state). The file loads with
+    ``vggish().load_weights(output_path)`` and is accepted as
+    ``MultiStreamGRU(audio_weights=...)``.
+
+    Parameters
+    ----------
+    checkpoint_path : str or path-like
+        Checkpoint prefix (``".../vggish_model.ckpt"``; the files are
+        ``vggish_model.ckpt.index`` / ``.data-*``, or a single TF1 file).
+    output_path : str or path-like
+        Must end in ``.weights.h5`` (Keras' rule). Written atomically: a
+        temporary file in the same folder, renamed when complete.
+    input_shape : tuple of int, default=(96, 64)
+        Input of the :func:`vggish` built; the release needs ``(96, 64)``
+        (it fixes the width of fc1_1). Other values only for checkpoints of
+        that other size (the tests use a small one).
+
+    Returns
+    -------
+    str
+        ``output_path`` (``actionzoo.weights.sha256sum`` gives its digest;
+        the command prints it).
+
+    Raises
+    ------
+    ValueError
+        ``output_path`` does not end in ``.weights.h5``, the checkpoint
+        cannot be read, or a variable has the wrong shape.
+    KeyError
+        A VGGish variable is missing from the checkpoint (named).
+    """
+    import tempfile
+
+    import tensorflow as tf
+
+    output_path = os.fspath(output_path)
+    if not output_path.endswith(".weights.h5"):
+        raise ValueError(f"output {output_path!r} must end in .weights.h5")
+    try:
+        tf.train.load_checkpoint(os.fspath(checkpoint_path))
+    except (tf.errors.OpError, ValueError) as exc:
+        message = str(exc).strip().splitlines()
+        raise ValueError(f"cannot read the TensorFlow checkpoint {os.fspath(checkpoint_path)!r}: "
+                         f"{message[0] if message else type(exc).__name__}") from None
+    model = load_vggish_checkpoint(vggish(input_shape=tuple(input_shape)), checkpoint_path)
+    folder = os.path.dirname(os.path.abspath(output_path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".vggish.", suffix=".weights.h5", dir=folder)
+    os.close(fd)
+    try:
+        model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, output_path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return output_path
