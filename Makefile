@@ -19,9 +19,8 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Until the full demo job lands, the demo is the CorrNetFusion quickstart.
 demo: $(STAMP)
-	$(BIN)/python recipes/quickstart.py --report-dir demo-report
+	$(BIN)/actionzoo demo --report-dir demo-report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
