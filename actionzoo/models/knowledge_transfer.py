@@ -4,8 +4,11 @@ import numpy as np
 
 
 def _check_vector_output(model, role):
-    if len(model.output.shape) != 2:
-        raise ValueError(f"the {role} must output a feature vector (batch, d), got {tuple(model.output.shape)}; "
+    # model.outputs, not model.output: a keras.Sequential has no .output
+    # until it is called, even when built from a keras.Input.
+    shape = tuple(model.outputs[0].shape)
+    if len(shape) != 2:
+        raise ValueError(f"the {role} must output a feature vector (batch, d), got {shape}; "
                          "build it without its classifier (e.g. include_top=False)")
 
 

@@ -59,6 +59,14 @@ def test_training_updates_the_student_only():
     assert sum(changed) > len(changed) // 2
 
 
+def test_sequential_teacher():
+    """A keras.Sequential has no ``.output`` until called; it is a valid teacher."""
+    teacher = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
+                                keras.layers.GlobalAveragePooling2D()])
+    model = frame_clip_correspondence(teacher, _student(), feature_units=8)
+    assert tuple(model(_data(n=2)).shape) == (2, 2)
+
+
 def test_models_must_output_vectors():
     with pytest.raises(ValueError, match="student must output a feature vector"):
         full = _student()
