@@ -12,6 +12,8 @@ Subcommands (``actionzoo COMMAND --help`` for each):
 - ``prepare ROOT OUTPUT`` -- decode RGB/flow/log-mel once into TFRecords.
 - ``demo`` -- train every estimator on the demo dataset and write a report
   (:mod:`actionzoo.demo`).
+- ``train RECIPE [ARGS...]`` -- run a per-paper recipe (``recipes/``) with
+  its own arguments.
 
 Exit codes: 0 success, 1 error (one line on stderr, no traceback), 2 usage
 error.
@@ -305,6 +307,52 @@ def _demo(args):
     return 0
 
 
+def recipes_dir():
+    """The recipes folder: ``recipes/`` of a checkout, else ``<prefix>/share/actionzoo/recipes``."""
+    from actionzoo._shipped import shipped_dir
+
+    return shipped_dir("recipes", "_common.py")
+
+
+def available_recipes():
+    """Names of the recipes in :func:`recipes_dir` (``.py`` files not starting with ``_``)."""
+    folder = recipes_dir()
+    return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+
+
+def _train(args):
+    import importlib.util
+
+    names = available_recipes()
+    if args.recipe.endswith(".py") or os.sep in args.recipe:
+        path = os.path.abspath(args.recipe)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{args.recipe}: no such recipe file")
+    elif args.recipe in names:
+        path = os.fspath(recipes_dir() / f"{args.recipe}.py")
+    else:
+        choices = ", ".join(names) if names else f"none (no recipes in {recipes_dir()})"
+        raise UsageError(f"unknown recipe {args.recipe!r}: choose from {choices}, or give "
+                         "the path of a recipe .py file")
+    folder = os.path.dirname(path)
+    if folder not in sys.path:  # recipes import their neighbours (_common), as scripts do
+        sys.path.insert(0, folder)
+    name = "actionzoo_recipe_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "main", None)):
+        raise UsageError(f"{path}: a recipe defines main(argv)")
+    argv0, sys.argv[0] = sys.argv[0], f"actionzoo train {args.recipe}"  # its usage lines
+    try:
+        result = module.main(args.recipe_args)
+    except SystemExit as exc:  # the recipe's own --help or usage error
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv[0] = argv0
+    return result if isinstance(result, int) else 0
+
+
 # -- parser ------------------------------------------------------------------------
 def _add_dataset_args(p):
     p.add_argument("root", help="dataset folder (UCF101/HMDB51 class folders, or a folder "
@@ -431,6 +479,18 @@ def build_parser():
                                                         "that the job runs, figures mean nothing)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("train", help="run a per-paper recipe (experiment script)",
+                       description="Run a recipe of the project's recipes/ folder by name, or "
+                                   "any recipe .py file, passing it the remaining arguments "
+                                   "(`actionzoo train RECIPE --help` for its options).",
+                       epilog="Example: actionzoo train corrnet_fusion --quick --output out/")
+    p.add_argument("recipe", metavar="RECIPE", help="recipe name (e.g. corrnet_fusion, "
+                                                    "correlation_net, stc_net, stfn, "
+                                                    "multi_stream_gru) or path to a .py file")
+    p.add_argument("recipe_args", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="arguments of the recipe")
+    p.set_defaults(func=_train)
     return parser
 
 
