@@ -1,22 +1,34 @@
-"""Train the shipped demo weights ``corrnet26.demo`` and record them in the manifest.
+"""Train the shipped demo weights and record them in the manifest.
 
-A tiny CorrNet-26 (Wang et al.; width x0.125, 8-frame clips at 48x48) is
-trained from scratch on split 1 of the synthetic demo dataset
-(:func:`actionzoo.data.make_synthetic_dataset`: 10 motion classes, the
-class is the motion, not the appearance), evaluated on the held-out groups
-of split 1 with the entry's own test preprocessing (4 uniform clips, centre
-crop, softmax averaged over clips), saved to
-``weights/corrnet26.demo.weights.h5`` and written into
+Two tiny networks, each trained from scratch on split 1 of the synthetic
+demo dataset (:func:`actionzoo.data.make_synthetic_dataset`: 10 motion
+classes; the class is the motion, the background is shared by a group
+across classes):
+
+- ``corrnet26.demo``: CorrNet-26 (Wang et al.; width x0.125, group size 8);
+- ``stc_resnet18.demo``: STC-ResNet-18 (Diba et al.; width x0.125).
+
+Both read 8-frame clips (stride 2) at 48x48, temporally centred. Each is
+evaluated on the held-out groups of split 1 with the entry's own test
+preprocessing (4 uniform clips, centre crop, softmax averaged over clips),
+saved to ``weights/<name>.weights.h5`` and written into
 ``weights/manifest.json`` with its sha256, size, architecture,
 preprocessing, classes and the accuracy it reached.
+
+The preprocessing (temporal centring, std 0.225) is exactly the input of
+the clip estimators with ``temporal_center=True``
+(:func:`actionzoo.estimators._clip_base.normalize_pixels`), so
+``CorrelationNet(weights="corrnet26.demo", ...)`` fine-tunes from what the
+weights were trained on.
 
 These are demo weights, not a paper figure: they exist so that
 ``actionzoo predict`` works offline out of the box.
 
 Run from the repository root::
 
-    python recipes/train_demo_weights.py             # ~12 min on 2 CPU cores
-    python recipes/train_demo_weights.py --epochs 2  # smoke run
+    python recipes/train_demo_weights.py                   # both weights
+    python recipes/train_demo_weights.py --name stc_resnet18.demo
+    python recipes/train_demo_weights.py --epochs 2        # smoke run
 
 The dataset is generated into ``--data`` if that folder has no
 ``ucfTrainTestlist/``.
@@ -35,28 +47,46 @@ from actionzoo.data import (
     DenseClipSampler, SYNTHETIC_CLASSES, load_ucf101, make_dataset, make_synthetic_dataset,
     train_transform,
 )
-from actionzoo.models import correlation_net
+from actionzoo import models
 from actionzoo.metrics import aggregate_clips, mean_class_accuracy, softmax, top_k_accuracy
 from actionzoo.weights import MANIFEST_NAME, SHIPPED_DIR, Preprocessing, PretrainedInfo, sha256sum
 
-NAME = "corrnet26.demo"
 DATASET = dict(num_classes=10, groups=6, clips_per_group=4, num_frames=(40, 60),
                width=128, height=96, seed=0)
 CLASSES = list(SYNTHETIC_CLASSES[:DATASET["num_classes"]])
-ARCHITECTURE = {"builder": "correlation_net", "kwargs": dict(
-    depth=26, variant="corrnet", clip_length=8, input_size=48, num_classes=len(CLASSES),
-    width=0.125, group_size=8)}
-# The classes are motions and every group has its own background: with raw RGB a
-# tiny net memorises the training backgrounds (split-1 test top-1 0.0 in a trial
-# run), so clips are centred in time (static background removed), there are no
-# flips (a flip turns MoveLeft into MoveRight) and colour channels are permuted.
+# The classes are motions: clips are centred in time (each pixel's clip mean
+# removed, so static appearance vanishes), there are no flips (a flip turns
+# MoveLeft into MoveRight) and colour channels are permuted per batch. With
+# per-(class, group) backgrounds (the generator before this change) a tiny
+# net fed raw RGB memorised the training backgrounds (split-1 test top-1 0.0).
+# mean 0 / std 0.225 after centring = the clip estimators' temporal_center input.
 PREPROCESSING = Preprocessing(clip_length=8, stride=2, input_size=48, short_side=56, num_clips=4,
-                              crops=1, mean=(0.0, 0.0, 0.0), std=(0.1, 0.1, 0.1),
+                              crops=1, mean=(0.0, 0.0, 0.0), std=(0.225, 0.225, 0.225),
                               temporal_center=True)
+MODELS = {
+    "corrnet26.demo": {
+        "architecture": {"builder": "correlation_net", "kwargs": dict(
+            depth=26, variant="corrnet", clip_length=8, input_size=48,
+            num_classes=len(CLASSES), width=0.125, group_size=8)},
+        "description": "Tiny CorrNet-26 (width x0.125, 8x48x48 clips) trained from scratch on "
+                       "the synthetic demo dataset (split 1, 10 motion classes). Demo weights, "
+                       "not a paper result.",
+    },
+    "stc_resnet18.demo": {
+        "architecture": {"builder": "resnet3d", "kwargs": dict(
+            depth=18, cardinality=1, stc=True, reduction=4, clip_length=8, input_size=48,
+            num_classes=len(CLASSES), width=0.125)},
+        "description": "Tiny STC-ResNet-18 (width x0.125, 8x48x48 clips) trained from scratch "
+                       "on the synthetic demo dataset (split 1, 10 motion classes). Demo "
+                       "weights, not a paper result.",
+    },
+}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--name", action="append", choices=sorted(MODELS),
+                   help="weights to train (repeatable; default: all)")
     p.add_argument("--data", default="demo-data", help="synthetic dataset folder (default: %(default)s)")
     p.add_argument("--out", default=str(SHIPPED_DIR), help="weights folder with manifest.json")
     p.add_argument("--epochs", type=int, default=150)
@@ -79,11 +109,11 @@ def evaluate(model, split):
             "videos": len(y)}
 
 
-def update_manifest(out_dir, entry):
+def update_manifest(out_dir, name, entry):
     path = Path(out_dir) / MANIFEST_NAME
     data = json.loads(path.read_text()) if path.exists() else {"format": 1, "weights": {}}
-    data.setdefault("weights", {})[NAME] = entry
-    PretrainedInfo.from_dict(NAME, entry)  # validate before writing
+    data.setdefault("weights", {})[name] = entry
+    PretrainedInfo.from_dict(name, entry)  # validate before writing
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
@@ -92,15 +122,24 @@ def update_manifest(out_dir, entry):
 
 def main(argv=None):
     args = parse_args(argv)
-    keras.utils.set_random_seed(args.seed)
     if not (Path(args.data) / "ucfTrainTestlist").is_dir():
         make_synthetic_dataset(args.data, **DATASET)
     train = load_ucf101(args.data, split=1, subset="train")
     test = load_ucf101(args.data, split=1, subset="test")
     if train.classes != CLASSES:
         sys.exit(f"{args.data}: classes {train.classes} differ from {CLASSES}")
+    for name in args.name or sorted(MODELS):
+        train_one(name, train, test, args)
 
-    model = correlation_net(**ARCHITECTURE["kwargs"])
+
+def build(name):
+    architecture = MODELS[name]["architecture"]
+    return getattr(models, architecture["builder"])(**architecture["kwargs"])
+
+
+def train_one(name, train, test, args):
+    keras.utils.set_random_seed(args.seed)
+    model = build(name)
     steps = -(-len(train) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps * args.epochs)
     model.compile(keras.optimizers.Adam(schedule),
@@ -121,28 +160,28 @@ def main(argv=None):
             loss, acc = model.train_on_batch(PREPROCESSING.normalize(clips), y.numpy())
             losses.append(loss)
             accs.append(acc)
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.3f} "
+        print(f"{name} epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.3f} "
               f"train clip acc {accs[-1]:.3f} ({time.time() - start:.0f} s)", flush=True)
 
     metrics = evaluate(model, test)
-    print(f"split-1 test videos: {metrics}")
+    print(f"{name} split-1 test videos: {metrics}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    file = f"{NAME}.weights.h5"
-    shipped = correlation_net(**ARCHITECTURE["kwargs"])  # uncompiled: no optimizer state in the file
+    file = f"{name}.weights.h5"
+    shipped = build(name)  # uncompiled: no optimizer state in the file
     shipped.set_weights(model.get_weights())
     shipped.save_weights(out / file)
     entry = {
         "file": file, "urls": [], "sha256": sha256sum(out / file), "size": (out / file).stat().st_size,
-        "architecture": ARCHITECTURE, "preprocessing": vars_of(PREPROCESSING), "classes": CLASSES,
-        "license": "Apache-2.0", "recipe": "recipes/train_demo_weights.py",
-        "description": ("Tiny CorrNet-26 (width x0.125, 8x48x48 clips) trained from scratch on "
-                        "the synthetic demo dataset (split 1, 10 motion classes). Demo weights, "
-                        "not a paper result."),
+        "architecture": MODELS[name]["architecture"], "preprocessing": vars_of(PREPROCESSING),
+        "classes": CLASSES, "license": "Apache-2.0", "recipe": "recipes/train_demo_weights.py",
+        "description": MODELS[name]["description"],
         "metrics": {"dataset": "synthetic demo, split 1 test (held-out groups)",
-                    "epochs": args.epochs, "seed": args.seed, **metrics},
+                    "epochs": args.epochs, "seed": args.seed,
+                    "train_seconds": round(time.time() - start), **metrics},
     }
-    print(f"wrote {out / file} ({entry['size']} bytes) and {update_manifest(out, entry)}")
+    print(f"wrote {out / file} ({entry['size']} bytes) and {update_manifest(out, name, entry)}",
+          flush=True)
 
 
 def vars_of(prep):
