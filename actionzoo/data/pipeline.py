@@ -18,7 +18,8 @@ import tensorflow as tf
 from .errors import DataError, SkipLog
 from .loader import ClipLoader
 
-__all__ = ["ON_ERROR", "make_dataset", "check_files", "build_pipeline"]
+__all__ = ["ON_ERROR", "make_dataset", "check_files", "build_pipeline", "default_parallel_calls",
+           "usable_cores"]
 
 ON_ERROR = ("raise", "skip")
 #: Exceptions that mean "bad input file" (skipped under on_error="skip").
@@ -119,7 +120,10 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     skip_log : SkipLog, optional
         Where skips are recorded; also available as ``dataset.skip_log``.
     num_parallel_calls : int, optional
-        Parallel decoders (default ``tf.data.AUTOTUNE``).
+        Decoding calls in flight; default: two per usable CPU core (see
+        :func:`default_parallel_calls`). (``tf.data.AUTOTUNE`` lets
+        tf.data ramp parallelism up by itself, which on short runs and
+        small machines often stays below the core count.)
     deterministic : bool, default True
         Keep element order (and with ``seed``, exact contents) fixed.
     prefetch : int, default 2
@@ -252,8 +256,8 @@ def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None,
         items = items.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     ds = tf.data.Dataset.zip((items, seeds))
-    ds = ds.map(tf_load, num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
-                deterministic=deterministic)
+    parallel = num_parallel_calls or default_parallel_calls()
+    ds = ds.map(tf_load, num_parallel_calls=parallel, deterministic=deterministic)
     ds = ds.filter(lambda features, label, ok: ok)
     single = len(keys) == 1 and not return_index
 
@@ -261,8 +265,47 @@ def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None,
         x = features[keys[0]] if single else features
         return (x, label) if labelled else x
 
-    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.map(finish)  # picks tensors only: inline, no hop through a thread pool
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.prefetch(prefetch)
+    ds = ds.with_options(_threading_options(parallel))
     ds.skip_log = log
     return ds
+
+
+def usable_cores():
+    """CPU cores this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_parallel_calls():
+    """Decoding calls in flight by default: two per usable core.
+
+    With one per core the cores stay busy only while every clip takes as
+    long as the others: in deterministic order a finished clip waits for
+    the slower one ahead of it, and tf.data starts no new call while
+    ``num_parallel_calls`` results are in flight or waiting, so a core
+    idles. A second call per core keeps it fed; the cost is a few more
+    half-decoded videos in memory.
+    """
+    return 2 * usable_cores()
+
+
+def _threading_options(parallel):
+    """A private thread pool with a thread for every decoder, plus two.
+
+    Each decoding call occupies a pool thread for its whole duration (the
+    Python loader runs inside ``tf.numpy_function``). In the shared
+    inter-op pool, which has one thread per core, the decoders would queue
+    behind each other and behind TensorFlow's own ops (a model training
+    from the same process included), so fewer than ``num_parallel_calls``
+    run at once.
+    """
+    if parallel == tf.data.AUTOTUNE:  # tf.data tunes up to the pool size
+        parallel = default_parallel_calls()
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = int(parallel) + 2
+    return options

@@ -280,3 +280,26 @@ def test_non_overlapping_clips_have_per_video_view_counts(videos):
         assert features["audio"].shape[1] == features["rgb"].shape[1]
     assert shapes == [3, 5, 2, 3]
     assert firsts[1] == [0, 8, 16, 24, 32]
+
+
+def test_decoders_run_concurrently_in_a_private_pool():
+    """Two decoding calls are in flight at once by default (no autotune ramp-up, no shared pool)."""
+    import threading
+
+    from actionzoo.data.pipeline import build_pipeline, default_parallel_calls
+
+    both = threading.Barrier(2, timeout=60)
+    met = []
+
+    def load(item, seed):
+        if int(item) < 2:  # the first two calls must overlap, or the barrier breaks
+            both.wait()
+            met.append(int(item))
+        return {"rgb": np.zeros((1, 2, 2, 3), np.uint8)}, 0, "x"
+
+    ds = build_pipeline(tf.data.Dataset.range(4), load, {"rgb": ((1, 2, 2, 3), "uint8")},
+                        batch_size=4)
+    assert ds.options().threading.private_threadpool_size == default_parallel_calls() + 2
+    assert default_parallel_calls() >= 2
+    (clips, labels), = list(ds)
+    assert clips.shape == (4, 1, 2, 2, 3) and sorted(met) == [0, 1]

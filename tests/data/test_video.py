@@ -57,6 +57,20 @@ def test_short_side_resize(make_video):
     assert frames.shape == (2, 24, 32, 3)
 
 
+@pytest.mark.parametrize("short_side,interpolation", [(24, "AREA"), (96, None)])
+def test_resized_read_matches_pyav_to_ndarray(make_video, short_side, interpolation):
+    """The reader's reused scaler gives the pixels of PyAV's per-frame to_ndarray(width=...)."""
+    path = make_video("clip.avi", n=6, audio=False)
+    with av.open(path) as container:
+        expected = [frame.to_ndarray(format="rgb24", width=short_side * 4 // 3, height=short_side,
+                                     interpolation=interpolation)
+                    for frame in container.decode(video=0)]
+    with VideoReader(path) as reader:
+        frames = reader.read([0, 3, 5], short_side=short_side)
+        assert reader.read([1], short_side=short_side).shape == (1, short_side, short_side * 4 // 3, 3)
+    np.testing.assert_array_equal(frames, np.stack([expected[i] for i in (0, 3, 5)]))
+
+
 def test_grayscale_odd_sized_video_becomes_rgb(tmp_path):
     path = os.fspath(tmp_path / "gray.mkv")
     gray = np.stack([np.full((47, 63), 10 + 20 * i, np.uint8) for i in range(6)])
