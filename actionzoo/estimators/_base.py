@@ -20,11 +20,14 @@ convert X), ``_build_model`` (the Keras graph, logits out) and
 a paper's schedule when ``callbacks=None``. Inference is theirs to write
 with ``_run_model``.
 """
+import contextlib
 import copy
+import os
 from numbers import Integral, Real
 
 import keras
 import numpy as np
+import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_random_state
@@ -33,6 +36,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
+from actionzoo.estimators._distribution import (
+    STRATEGIES, average_non_trainable, backup_callback, keras_multi_worker_fixes, num_workers,
+    resolve_strategy, sharded_dataset, strategy_name)
 from actionzoo.estimators._progress import EpochProgressBar, keras_verbosity
 from actionzoo.estimators._serialization import deserialize_models, serialize_models
 
@@ -122,6 +128,17 @@ class KerasEstimatorMixin:
         every random draw of the fit; equal seeds give equal predictions.
     verbose : int
         0 silent, 1 a progress bar over epochs, 2 Keras' per-batch bars.
+    distribution : None, "mirrored", "multi_worker_mirrored" or tf.distribute.Strategy
+        Train under a ``tf.distribute`` strategy: model building, compile
+        and the (per-worker sharded) training data run under its scope;
+        ``batch_size`` is the global batch. A multi-worker strategy needs
+        an int ``random_state`` (every worker must draw the same batches).
+        See :mod:`actionzoo.estimators._distribution` and
+        ``docs/distributed.md``.
+    checkpoint_dir : str, path-like or None
+        Back up the training state there at every epoch end
+        (``keras.callbacks.BackupAndRestore``); a fit interrupted and started
+        again resumes from the last saved epoch.
     """
 
     _keras_parameter_constraints = {
@@ -133,6 +150,8 @@ class KerasEstimatorMixin:
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "distribution": [StrOptions(set(STRATEGIES)), tf.distribute.Strategy, None],
+        "checkpoint_dir": [str, os.PathLike, None],
     }
 
     # Paper defaults for optimizer arguments, per optimizer name.
@@ -163,6 +182,55 @@ class KerasEstimatorMixin:
             # A new dict: the caller's optimizer_kwargs object is never mutated.
             self.optimizer_kwargs = {**(self.optimizer_kwargs or {}), **routed}
         return super().set_params(**params) if params else self
+
+    def __sklearn_clone__(self):
+        # A strategy object holds devices and servers of this process: the
+        # clone shares it instead of deep-copying it.
+        from sklearn.base import _clone_parametrized
+        strategy = getattr(self, "distribution", None)
+        if not isinstance(strategy, tf.distribute.Strategy):
+            return _clone_parametrized(self)
+        proxy = object.__new__(type(self))
+        proxy.__dict__.update(self.__dict__)
+        proxy.distribution = None
+        clone = _clone_parametrized(proxy)
+        clone.distribution = strategy
+        return clone
+
+    # ------------------------------------------------------- distribution
+    def _training_strategy(self):
+        """The strategy of this fit (None: no ``tf.distribute``)."""
+        strategy = resolve_strategy(getattr(self, "distribution", None))
+        if num_workers(strategy) > 1 and not isinstance(self.random_state, Integral):
+            raise ValueError(
+                f"distribution={self.distribution!r} trains on {num_workers(strategy)} "
+                f"workers, which must all draw the same batches: pass an int "
+                f"random_state (got {self.random_state!r})")
+        return strategy
+
+    @staticmethod
+    def _strategy_scope(strategy):
+        return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+    def _distributed_fit(self, model, strategy, data, *, callbacks, validation_data=None,
+                         **fit_kwargs):
+        """``model.fit`` under ``strategy`` (sharded data) and ``checkpoint_dir``."""
+        callbacks = list(callbacks)
+        if getattr(self, "checkpoint_dir", None) is not None:
+            # one directory per model an estimator trains (MultiStreamGRU: per stream)
+            path = os.path.join(os.fspath(self.checkpoint_dir), getattr(self, "_backup_name", ""))
+            callbacks.insert(0, backup_callback(path, strategy))
+        if strategy is None:
+            return model.fit(data, validation_data=validation_data, callbacks=callbacks,
+                             **fit_kwargs)
+        data = sharded_dataset(data)
+        if validation_data is not None:
+            validation_data = sharded_dataset(validation_data)
+        with keras_multi_worker_fixes(model, strategy, data.element_spec):
+            history = model.fit(data, validation_data=validation_data, callbacks=callbacks,
+                                **fit_kwargs)
+        average_non_trainable(model, strategy)
+        return history
 
     # ----------------------------------------------------------- building
     def _make_optimizer(self):
@@ -211,6 +279,8 @@ class KerasEstimatorMixin:
     def __getstate__(self):
         # object.__getstate__ returns __dict__ itself: copy before replacing.
         state = dict(super().__getstate__())
+        if "distribution" in state:  # a strategy object pickles as its name
+            state["distribution"] = strategy_name(state["distribution"])
         for name in self._keras_attributes:
             if name in state:
                 state[name] = serialize_models(state[name])
@@ -292,17 +362,23 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
         weights = self._fit_sample_weight(y_labels, sample_weight, n_samples)
 
         seed = self._seed()
+        strategy = self._training_strategy()
         if continuing:
+            if getattr(self.model_, "_distribute_strategy", None) is not strategy:
+                raise ValueError("warm_start continues the fitted model under the strategy "
+                                 "that built it; this fit has another distribution: refit "
+                                 "with warm_start=False")
             keras.utils.set_random_seed(seed)
         else:
             self._fresh_keras_session(seed)
-            self.model_ = self._build_model(inputs, len(self.classes_))
-            if initialize is not None:
-                initialize(self.model_)
-            self.model_.compile(
-                optimizer=self._make_optimizer(),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                weighted_metrics=[], metrics=["accuracy"], run_eagerly=self._run_eagerly)
+            with self._strategy_scope(strategy):
+                self.model_ = self._build_model(inputs, len(self.classes_))
+                if initialize is not None:
+                    initialize(self.model_)
+                self.model_.compile(
+                    optimizer=self._make_optimizer(),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    weighted_metrics=[], metrics=["accuracy"], run_eagerly=self._run_eagerly)
             self.history_ = {}
 
         validation = None
@@ -320,8 +396,9 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
                      else copy.deepcopy(self.callbacks))
         if self.verbose == 1:
             callbacks.append(EpochProgressBar(self.epochs, type(self).__name__))
-        history = self.model_.fit(batches, epochs=self.epochs, validation_data=validation,
-                                  callbacks=callbacks, verbose=keras_verbosity(self.verbose))
+        history = self._distributed_fit(self.model_, strategy, batches, callbacks=callbacks,
+                                        validation_data=validation, epochs=self.epochs,
+                                        verbose=keras_verbosity(self.verbose))
         for key, values in history.history.items():
             self.history_.setdefault(key, []).extend(float(v) for v in values)
         return self

@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from actionzoo.estimators._base import KerasEstimatorMixin
+from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.estimators._progress import EpochProgressBar, keras_verbosity
 from actionzoo.models import embedding_autoencoder
 
@@ -46,6 +47,10 @@ class EmbeddingAnomalyDetector(KerasEstimatorMixin, OutlierMixin, BaseEstimator)
     random_state : int, RandomState or None, default=None
         Seeds the weights and the batch order; equal seeds, equal scores.
     verbose : int, default=0
+    distribution, checkpoint_dir : default=None
+        Training under a ``tf.distribute`` strategy (several GPUs or hosts)
+        and epoch backups to resume from; see ``docs/distributed.md`` and
+        :class:`actionzoo.estimators._base.KerasEstimatorMixin`.
 
     Attributes
     ----------
@@ -88,7 +93,7 @@ class EmbeddingAnomalyDetector(KerasEstimatorMixin, OutlierMixin, BaseEstimator)
     def __init__(self, encoding_dim=32, hidden_units=(256,), activation="relu", dropout=0.0,
                  contamination=0.1, optimizer="adam", learning_rate=1e-3,
                  optimizer_kwargs=None, epochs=100, batch_size=32, random_state=None,
-                 verbose=0):
+                 verbose=0, distribution=None, checkpoint_dir=None):
         self.encoding_dim = encoding_dim
         self.hidden_units = hidden_units
         self.activation = activation
@@ -101,6 +106,8 @@ class EmbeddingAnomalyDetector(KerasEstimatorMixin, OutlierMixin, BaseEstimator)
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.distribution = distribution
+        self.checkpoint_dir = checkpoint_dir
 
     def fit(self, X, y=None):
         """Train the autoencoder on (mostly normal) embeddings.
@@ -129,17 +136,26 @@ class EmbeddingAnomalyDetector(KerasEstimatorMixin, OutlierMixin, BaseEstimator)
                                ).astype(np.float32)
         Z = (X - self.mean_) / self.scale_
 
-        self._fresh_keras_session(self._seed())
+        seed = self._seed()
+        strategy = self._training_strategy()
+        self._fresh_keras_session(seed)
         self.encoding_dim_ = int(min(self.encoding_dim, d - 1))
-        self.model_ = embedding_autoencoder(d, self.encoding_dim_, tuple(self.hidden_units),
-                                            activation=self.activation, dropout=self.dropout)
-        self.model_.compile(optimizer=self._make_optimizer(), loss="mse",
-                            run_eagerly=self._run_eagerly)
+        with self._strategy_scope(strategy):
+            self.model_ = embedding_autoencoder(d, self.encoding_dim_, tuple(self.hidden_units),
+                                                activation=self.activation,
+                                                dropout=self.dropout)
+            self.model_.compile(optimizer=self._make_optimizer(), loss="mse",
+                                run_eagerly=self._run_eagerly)
         callbacks = [EpochProgressBar(self.epochs, type(self).__name__)] \
             if self.verbose == 1 else []
-        history = self.model_.fit(Z, Z, epochs=self.epochs, batch_size=self.batch_size,
-                                  shuffle=True, callbacks=callbacks,
-                                  verbose=keras_verbosity(self.verbose))
+        if strategy is None:
+            data, fit_kwargs = Z, {"y": Z, "batch_size": self.batch_size, "shuffle": True}
+        else:  # the same seeded batches on every worker, to be sharded
+            data, fit_kwargs = ArrayBatches(slice_inputs([Z]), Z, None, self.batch_size,
+                                            seed), {}
+        history = self._distributed_fit(self.model_, strategy, data, callbacks=callbacks,
+                                        epochs=self.epochs,
+                                        verbose=keras_verbosity(self.verbose), **fit_kwargs)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.offset_ = float(np.percentile(self._scores(Z), 100.0 * self.contamination))
         return self

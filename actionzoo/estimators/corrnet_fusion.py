@@ -68,6 +68,10 @@ class CorrNetFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasClas
         Paper: mini-batches of 8.
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
+    distribution, checkpoint_dir : default=None
+        Training under a ``tf.distribute`` strategy (several GPUs or hosts)
+        and epoch backups to resume from; see ``docs/distributed.md`` and
+        :class:`actionzoo.estimators._base.KerasEstimatorMixin`.
 
     Attributes
     ----------
@@ -118,7 +122,7 @@ class CorrNetFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasClas
                  entropy_threshold=1.0, dropout=0.0, optimizer="sgd", learning_rate=1e-3,
                  optimizer_kwargs=None, epochs=200, batch_size=8, callbacks=None,
                  validation_fraction=None, class_weight=None, warm_start=False,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, distribution=None, checkpoint_dir=None):
         self.hidden_units = hidden_units
         self.normalize = normalize
         self.fusion = fusion
@@ -135,6 +139,8 @@ class CorrNetFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasClas
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.distribution = distribution
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, sample_weight=None, init_from=None):

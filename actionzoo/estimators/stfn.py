@@ -118,6 +118,10 @@ class STFN(TransformerMixin, KerasClassifierBase):
         is set, else on the training loss). ``[]``: a constant rate.
     validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
+    distribution, checkpoint_dir : default=None
+        Training under a ``tf.distribute`` strategy (several GPUs or hosts)
+        and epoch backups to resume from; see ``docs/distributed.md`` and
+        :class:`actionzoo.estimators._base.KerasEstimatorMixin`.
 
     Attributes
     ----------
@@ -170,7 +174,8 @@ class STFN(TransformerMixin, KerasClassifierBase):
                  n_blocks=1, dropout=0.0, score_fusion="softmax", optimizer="rmsprop",
                  learning_rate=1e-4, optimizer_kwargs=None, epochs=100, batch_size=32,
                  callbacks=None, validation_fraction=None, class_weight=None,
-                 warm_start=False, random_state=None, verbose=0):
+                 warm_start=False, random_state=None, verbose=0,
+                 distribution=None, checkpoint_dir=None):
         self.filters = filters
         self.fusion = fusion
         self.direction = direction
@@ -189,6 +194,8 @@ class STFN(TransformerMixin, KerasClassifierBase):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.distribution = distribution
+        self.checkpoint_dir = checkpoint_dir
 
     def fit(self, X, y, sample_weight=None):
         """Train STFN end to end on fixed feature sequences.
