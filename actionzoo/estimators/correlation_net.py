@@ -40,9 +40,16 @@ class CorrelationNet(ClipClassifierBase):
     dropout : float, default=0.0
         Dropout before the classifier.
     weights : str or path-like, default=None
-        A ``.keras`` model (layers copied by name; the classifier is
-        replaced when the class count differs) or a ``.weights.h5`` file to
-        fine-tune from. Registry names are not accepted yet.
+        Weights to fine-tune from: a registry name (``"corrnet26.demo"``,
+        see :func:`actionzoo.weights.list_pretrained`; found, downloaded
+        and verified by :mod:`actionzoo.weights`), a ``.keras`` model
+        (layers copied by name; the classifier is replaced when the class
+        count differs) or a ``.weights.h5`` file. Registry weights must fit
+        the hyper-parameters (architecture, ``clip_length``,
+        ``temporal_center``), else ``fit`` raises a ``ValueError`` naming
+        each difference; :meth:`pretrained_params` gives matching values.
+        Their classifier is kept when ``y`` has exactly the weights' class
+        names, else replaced.
     clip_length : int, default=16
         Frames per clip ``L`` (paper: 16 or 32).
     frame_stride : int, default=1
@@ -69,6 +76,10 @@ class CorrelationNet(ClipClassifierBase):
     on_error : {"raise", "skip"}, default="raise"
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
+    distribution, checkpoint_dir : default=None
+        Training under a ``tf.distribute`` strategy (several GPUs or hosts)
+        and epoch backups to resume from; see ``docs/distributed.md`` and
+        :class:`actionzoo.estimators._base.KerasEstimatorMixin`.
 
     Attributes
     ----------
@@ -107,6 +118,10 @@ class CorrelationNet(ClipClassifierBase):
         "dropout": [Interval(Real, 0, 1, closed="left")],
     }
     _default_optimizer_kwargs = {"sgd": {"momentum": 0.9, "weight_decay": 1e-4}}
+    _builder = "correlation_net"
+    _architecture_params = {name: name for name in (
+        "depth", "variant", "block", "kernel_size", "dilation", "group_size", "learnable",
+        "width", "clip_length")}
 
     def __init__(self, depth=26, variant="corrnet", block="sum", kernel_size=7, dilation=2,
                  group_size=32, learnable=True, width=1.0, dropout=0.0, weights=None,
@@ -116,7 +131,7 @@ class CorrelationNet(ClipClassifierBase):
                  epochs=250, batch_size=8, callbacks=None, validation_fraction=None,
                  class_weight=None, warm_start=False, temporal_center=False, on_error="raise",
                  random_state=None,
-                 verbose=0):
+                 verbose=0, distribution=None, checkpoint_dir=None):
         self.depth = depth
         self.variant = variant
         self.block = block
@@ -149,6 +164,8 @@ class CorrelationNet(ClipClassifierBase):
         self.on_error = on_error
         self.random_state = random_state
         self.verbose = verbose
+        self.distribution = distribution
+        self.checkpoint_dir = checkpoint_dir
 
     def fit(self, X, y, sample_weight=None):
         """Train on videos.

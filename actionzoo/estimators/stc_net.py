@@ -42,8 +42,12 @@ class STCNet(ClipClassifierBase):
         Channel width multiplier (small values for quick experiments).
     dropout : float, default=0.0
     weights : str or path-like, default=None
-        A ``.keras`` model (layers copied by name; the classifier replaced
-        when the class count differs) or ``.weights.h5`` file to start from.
+        Weights to start from, as for :class:`CorrelationNet`: a registry
+        name (``"stc_resnet18.demo"``; its architecture, clip length and
+        temporal centring must be this estimator's, which
+        ``STCNet(**STCNet.pretrained_params(name), weights=name)`` ensures),
+        a ``.keras`` model (layers copied by name, the classifier replaced
+        when the class count differs) or a ``.weights.h5`` file.
     clip_length : int, default=16
         Paper: 16 or 32 frames.
     frame_stride : int, default=2
@@ -72,6 +76,10 @@ class STCNet(ClipClassifierBase):
     on_error : {"raise", "skip"}, default="raise"
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
+    distribution, checkpoint_dir : default=None
+        Training under a ``tf.distribute`` strategy (several GPUs or hosts)
+        and epoch backups to resume from; see ``docs/distributed.md`` and
+        :class:`actionzoo.estimators._base.KerasEstimatorMixin`.
 
     Attributes
     ----------
@@ -112,6 +120,9 @@ class STCNet(ClipClassifierBase):
     }
     _default_optimizer_kwargs = {"sgd": {"momentum": 0.9, "nesterov": True,
                                          "weight_decay": 1e-4}}
+    _builder = "resnet3d"
+    _architecture_params = {name: name for name in (
+        "depth", "cardinality", "stc", "reduction", "branches", "width", "clip_length")}
 
     def __init__(self, depth=101, cardinality=32, stc=True, reduction=4,
                  branches=("temporal", "spatial"), width=1.0, dropout=0.0, weights=None,
@@ -121,7 +132,7 @@ class STCNet(ClipClassifierBase):
                  epochs=200, batch_size=128, callbacks=None, validation_fraction=None,
                  class_weight=None, warm_start=False, temporal_center=False, on_error="raise",
                  random_state=None,
-                 verbose=0):
+                 verbose=0, distribution=None, checkpoint_dir=None):
         self.depth = depth
         self.cardinality = cardinality
         self.stc = stc
@@ -152,6 +163,8 @@ class STCNet(ClipClassifierBase):
         self.on_error = on_error
         self.random_state = random_state
         self.verbose = verbose
+        self.distribution = distribution
+        self.checkpoint_dir = checkpoint_dir
 
     def fit(self, X, y, sample_weight=None):
         """Train on videos, from the :meth:`transfer_from_2d` weights if any.
