@@ -68,11 +68,11 @@ _FULL = dict(
     correlation=dict(depth=26, group_size=4, kernel_size=5, dilation=1),
     stc=dict(depth=18, cardinality=1),
     streams=dict(frame_size=48, flow_length=10, width=32, n_segments=5),
-    stfn=dict(optimizer="adam", learning_rate=1e-2, epochs=20, batch_size=16),
+    stfn=dict(optimizer="adam", learning_rate=1e-2, epochs=10, batch_size=16),
     corrnet_fusion=dict(hidden_units=(128, 128), optimizer="adam", learning_rate=3e-3,
                         epochs=30, batch_size=16),
     gru=dict(units=16, max_length=24, dropout=0.0, optimizer="adam", learning_rate=1e-2,
-             epochs=15, batch_size=16),
+             epochs=10, batch_size=16),
     cv_folds=4,
 )
 #: What the quick (test) configuration changes: one or two epochs, tiny widths.
@@ -113,6 +113,12 @@ def _groups(paths):
 
 
 # -- tiny random backbones (no download) -------------------------------------------------
+# Each ends in a (parameter-free at initialisation, and never trained)
+# LayerNormalization: random features of flow stacks are ~15x smaller than
+# those of RGB frames (std 0.034 vs 0.54 on the demo training videos), which
+# drowns the motion stream in STFN's element-wise fusion. Chosen on the
+# training videos only (grouped 2/4-fold CV): motion-stream logistic
+# regression 0.81 -> 0.86, STFN 0.25 -> 0.57 (one fold).
 def _image_backbone(size, channels, width, seed, name):
     import keras
 
@@ -122,7 +128,7 @@ def _image_backbone(size, channels, width, seed, name):
         keras.layers.Conv2D(width, 5, strides=2, activation="relu", kernel_initializer=init[0]),
         keras.layers.Conv2D(width, 3, strides=2, activation="relu", kernel_initializer=init[1]),
         keras.layers.Conv2D(width, 3, strides=2, activation="relu", kernel_initializer=init[2]),
-        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.LayerNormalization(),
     ], name=name)
 
 
@@ -133,6 +139,7 @@ def _audio_backbone(width, seed):
         keras.Input((96, 64)), keras.layers.AveragePooling1D(8), keras.layers.Flatten(),
         keras.layers.Dense(width, activation="relu",
                            kernel_initializer=keras.initializers.HeNormal(seed=seed)),
+        keras.layers.LayerNormalization(),
     ], name="tiny_audio")
 
 
