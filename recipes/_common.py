@@ -12,19 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
 import numpy as np
 
+from actionzoo.demo import DATASET
+
 #: Demo datasets generated when ``--data`` is not given: (folder, settings).
-#: The full one is the ``make demo`` dataset (320x240, 10 motion classes, 240
-#: videos); the quick one is a few seconds' worth for smoke runs and tests.
-DEMO = {
-    False: ("demo-data", dict(num_classes=10, groups=6, clips_per_group=4, num_frames=(40, 60))),
-    True: ("demo-data-quick", dict(num_classes=3, groups=3, clips_per_group=2, num_frames=16,
-                                   width=48, height=36)),
-}
+#: The full one is the ``actionzoo demo`` dataset (10 motion classes, 180
+#: videos at 80x60; same folder, so either command reuses the other's); the
+#: quick one is a few seconds' worth for smoke runs and tests.
+DEMO = {False: ("demo-data", DATASET["full"]), True: ("demo-data-quick", DATASET["quick"])}
 _ANNOTATIONS = {"ucf101": "ucfTrainTestlist", "hmdb51": "testTrainMulti_7030_splits"}
 
 
@@ -172,29 +172,51 @@ def two_stream_features(args, X_train, X_test, *, n_segments, frame_size, backbo
     return train, features.transform(X_test)
 
 
-def stream_scores(features_train, features_test, y_train, seed):
+def stream_scores(features_train, features_test, y_train, paths_train, seed):
     """Two-stream class scores ``(n, 2, C)`` (raw logits) from features ``(n, 2, segments, d)``.
 
     One standardised logistic regression per stream on the segment-averaged
     features; the training videos get out-of-fold scores (``cross_val_predict``),
-    the test videos those of the classifier fit on all training videos.
+    the test videos those of the classifier fit on all training videos. Folds
+    keep UCF101 groups (``_gXX_`` in the file names) together.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    folds = min(5, min_class_count(y_train))
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    cv, groups = folds(paths_train, y_train, 5, seed)
     train, test = [], []
     for stream in (0, 1):
         Xtr, Xte = features_train[:, stream].mean(1), features_test[:, stream].mean(1)
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-        oof = cross_val_predict(clf, Xtr, y_train, cv=cv, method="decision_function")
+        oof = cross_val_predict(clf, Xtr, y_train, groups=groups, cv=cv,
+                                method="decision_function")
         full = clf.fit(Xtr, y_train).decision_function(Xte)
         train.append(_two_columns(oof))
         test.append(_two_columns(full))
     return np.stack(train, 1), np.stack(test, 1)
+
+
+def folds(paths, y, n, seed):
+    """Cross-validation ``(cv, groups)`` over training videos: at most ``n`` folds.
+
+    UCF101 groups share scenes and actors, so their videos stay in one fold
+    (``GroupKFold``, as for unseen videos); without group names, stratified folds.
+    """
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+    groups = video_groups(paths)
+    if groups is None:
+        return StratifiedKFold(min(n, min_class_count(y)), shuffle=True,
+                               random_state=seed), None
+    return GroupKFold(min(n, len(np.unique(groups)))), groups
+
+
+def video_groups(paths):
+    """UCF101 group numbers (``v_Class_g08_c01.avi`` -> 8) of the videos, or None."""
+    found = [re.search(r"_g(\d+)_c\d+\.\w+$", os.path.basename(p)) for p in paths]
+    return None if not all(found) else np.array([int(m.group(1)) for m in found])
 
 
 def min_class_count(y):
