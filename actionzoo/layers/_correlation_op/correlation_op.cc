@@ -10,10 +10,12 @@
 // split over rows with TensorFlow's CPU thread pool, and each output element
 // is written by exactly one work item (no atomics). float32 only.
 #include <algorithm>
+#include <atomic>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -117,9 +119,16 @@ class CorrelationBase : public OpKernel {
                 InvalidArgument("kernel must have shape (L, K, K, C)"));
   }
 
+  // Splits [0, n) into about two contiguous blocks per thread (few blocks:
+  // each block re-converts the frame before its first item; two per thread
+  // leave some room for load balancing when a core is busy elsewhere).
   void Parallel(OpKernelContext* ctx, int64_t n, int64_t cost,
                 const std::function<void(int64_t, int64_t)>& fn) {
-    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(n, cost, fn);
+    auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
+    const int64_t threads = std::max(1, pool->NumThreads());
+    if (n <= 1 || threads == 1 || cost * n < 100000) return fn(0, n);
+    const int64_t blocks = std::min(n, 2 * threads);
+    pool->TransformRangeConcurrently((n + blocks - 1) / blocks, n, fn);
   }
 
   int k_, d_, g_;
@@ -207,6 +216,69 @@ inline void Transpose(const float* src, int64_t src_stride, int64_t rows, int64_
                      std::min(V, cols - c0), dst + c0 * dst_stride + r0, dst_stride);
 }
 
+// Per-thread, 64-byte aligned scratch buffer. Buffers up to kKeepBytes are
+// kept by the thread across calls (the TensorFlow pool threads live as long
+// as the process), so the kernel does not fault fresh pages in on every
+// call; bigger ones are freed when the work item ends.
+class Scratch {
+ public:
+  static constexpr int64_t kKeepBytes = int64_t{32} << 20;
+  Scratch(int slot, int64_t floats) {
+    const int64_t bytes = (std::max<int64_t>(floats, 1) * 4 + 63) / 64 * 64;
+    if (bytes > kKeepBytes) {
+      own_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      data_ = own_;
+      return;
+    }
+    Kept& k = kept()[slot];
+    if (k.bytes < bytes) {
+      std::free(k.ptr);
+      k.ptr = static_cast<float*>(std::aligned_alloc(64, bytes));
+      k.bytes = k.ptr ? bytes : 0;
+    }
+    data_ = k.ptr;
+  }
+  ~Scratch() { std::free(own_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* data() const { return data_; }
+  bool ok() const { return data_ != nullptr; }
+
+ private:
+  struct Kept {
+    float* ptr = nullptr;
+    int64_t bytes = 0;
+    ~Kept() { std::free(ptr); }
+  };
+  static Kept* kept() {
+    thread_local Kept slots[6];
+    return slots;
+  }
+  float* own_ = nullptr;
+  float* data_ = nullptr;
+};
+
+// Copies n floats to dst; with AVX-512 and 64-byte aligned dst, with
+// non-temporal stores (the output is not read again by the op).
+inline void StreamCopy(const float* src, int64_t n, float* dst) {
+#ifdef __AVX512F__
+  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
+    int64_t i = 0;
+    for (; i + V <= n; i += V) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+    for (; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+#endif
+  std::memcpy(dst, src, sizeof(float) * n);
+}
+
+// Orders the non-temporal stores before the work item's end.
+inline void StreamFence() {
+#ifdef __AVX512F__
+  _mm_sfence();
+#endif
+}
+
 // Plane rows start on 64-byte boundaries and the left padding is a multiple
 // of 16, so loads at the unshifted position are aligned.
 struct Planes {
@@ -220,11 +292,14 @@ struct Planes {
 
 // (W, n) channels-last row -> (n, Wq) plane, data at column offset `pad`,
 // zeros elsewhere.
+// The zeros are written as aligned vectors (pad and Wq are multiples of 16,
+// d is 64-byte aligned) before the data, which overwrites the overlap.
 inline void RowToPlane(const float* src, int64_t W, int64_t n, const Planes& pl, float* d) {
+  const int64_t right = pl.pad + W / V * V;
   for (int64_t c = 0; c < n; ++c) {
     float* dc = d + c * pl.Wq;
-    std::memset(dc, 0, sizeof(float) * pl.pad);
-    std::memset(dc + pl.pad + W, 0, sizeof(float) * (pl.Wq - pl.pad - W));
+    for (int64_t j = 0; j < pl.pad; j += V) Store(dc + j, v16{});
+    for (int64_t j = right; j < pl.Wq; j += V) Store(dc + j, v16{});
   }
   Transpose(src, n, W, n, d + pl.pad, pl.Wq);
 }
@@ -233,13 +308,12 @@ inline void RowToPlane(const float* src, int64_t W, int64_t n, const Planes& pl,
 // by frame index (LRU), so consecutive work items reuse shared frames.
 class FrameCache {
  public:
-  FrameCache(int slots, int64_t frame_floats)
-      : storage_(slots * frame_floats + V), key_(slots, -1), stamp_(slots, 0),
-        frame_(frame_floats) {
-    const uintptr_t addr = reinterpret_cast<uintptr_t>(storage_.data());
-    buf_ = storage_.data() + ((64 - addr % 64) % 64) / sizeof(float);  // 64-byte aligned
-  }
+  // `scratch_slot`: which per-thread Scratch buffer holds the frames.
+  FrameCache(int slots, int64_t frame_floats, int scratch_slot)
+      : storage_(scratch_slot, slots * frame_floats), buf_(storage_.data()),
+        key_(slots, -1), stamp_(slots, 0), frame_(frame_floats) {}
   // Whole frame `key` in plane layout (all H rows converted).
+  bool ok() const { return buf_ != nullptr; }
   const float* Get(int64_t key, const float* src, int64_t H, int64_t W, int64_t n,
                    const Planes& pl) {
     const int slot = Slot(key, H);
@@ -273,7 +347,7 @@ class FrameCache {
   }
 
  private:
-  std::vector<float> storage_;
+  Scratch storage_;
   float* buf_;
   std::vector<int64_t> key_, stamp_;
   std::vector<std::vector<char>> ready_ = std::vector<std::vector<char>>(key_.size());
@@ -407,9 +481,13 @@ class CorrelationOp : public CorrelationBase {
     const float* x = xt.flat<float>().data();
     const float* w = wt.flat<float>().data();
     float* out = ot->flat<float>().data();
+    std::atomic<bool> no_memory(false);
     Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 2, [&](int64_t begin, int64_t end) {
-      FrameCache frames(2, s.H * plane);
-      std::vector<float> acc_rows(nout * pl.Wp), wT(s.KK * s.C);
+      FrameCache frames(2, s.H * plane, 0);
+      Scratch acc_buf(2, nout * pl.Wp), row_buf(3, s.W * nout);
+      if (!frames.ok() || !acc_buf.ok() || !row_buf.ok()) { no_memory = true; return; }
+      float* const acc_rows = acc_buf.data();
+      std::vector<float> wT(s.KK * s.C);
       for (int64_t bt = begin; bt < end; ++bt) {
         const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
         const int prev_slot = frames.Slot(b * s.L + tp, s.H);
@@ -424,7 +502,7 @@ class CorrelationOp : public CorrelationBase {
           for (int64_t gi = 0; gi < s.G; ++gi) {
             for (int64_t ky = 0; ky < s.K; ++ky) {
               const int64_t ii = i + s.D * (ky - s.R);
-              float* rows_ky = &acc_rows[(ky * s.K * s.G + gi) * pl.Wp];
+              float* rows_ky = acc_rows + (ky * s.K * s.G + gi) * pl.Wp;
               if (ii < 0 || ii >= s.H) {
                 for (int64_t kx = 0; kx < s.K; ++kx)
                   std::fill(rows_ky + kx * s.G * pl.Wp, rows_ky + kx * s.G * pl.Wp + pl.Wp, 0.f);
@@ -437,10 +515,15 @@ class CorrelationOp : public CorrelationBase {
               });
             }
           }
-          Transpose(acc_rows.data(), pl.Wp, nout, s.W, out + (bt * s.H + i) * s.W * nout, nout);
+          // Transposed in L1, then streamed to the output row.
+          Transpose(acc_rows, pl.Wp, nout, s.W, row_buf.data(), nout);
+          StreamCopy(row_buf.data(), s.W * nout, out + (bt * s.H + i) * s.W * nout);
         }
       }
+      StreamFence();
     });
+    OP_REQUIRES(ctx, !no_memory, tensorflow::errors::ResourceExhausted(
+        "Correlation: cannot allocate scratch memory"));
   }
 };
 
@@ -474,7 +557,7 @@ class CorrelationGradInputOp : public CorrelationBase {
     const float* w = wt.flat<float>().data();
     float* dx = dxt->flat<float>().data();
     Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 6, [&](int64_t begin, int64_t end) {
-      FrameCache xframes(3, s.H * xplane), gframes(3, s.H * gplane);
+      FrameCache xframes(3, s.H * xplane, 0), gframes(3, s.H * gplane, 1);
       std::vector<float> dplane(s.C * pl.Wp), wT_t(s.KK * s.C), wT_u(2 * s.KK * s.C);
       for (int64_t bt = begin; bt < end; ++bt) {
         const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
@@ -555,7 +638,7 @@ class CorrelationGradKernelOp : public CorrelationBase {
     const float* go = gt.flat<float>().data();
     const float inv_g = 1.0f / s.g;
     Parallel(ctx, s.L, s.B * s.H * s.W * s.KK * s.C * 3, [&](int64_t begin, int64_t end) {
-      FrameCache xframes(2, s.H * xplane), gframes(1, s.H * gplane);
+      FrameCache xframes(2, s.H * xplane, 0), gframes(1, s.H * gplane, 1);
       std::vector<v16> acc(s.KK * s.C);
       for (int64_t t = begin; t < end; ++t) {
         const int64_t tp = t > 0 ? t - 1 : 0;
