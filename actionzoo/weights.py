@@ -13,6 +13,10 @@ project) records
 - ``classes`` (the class names, in logit order), ``license``, ``recipe``
   (the script that produced the weights), ``description`` and ``metrics``.
 
+The clip estimators fine-tune from an entry by name
+(``CorrelationNet(**CorrelationNet.pretrained_params("corrnet26.demo"),
+weights="corrnet26.demo")``; see ``docs/weights.md``).
+
 Where a file is looked up, in order:
 
 1. ``weights/<file>`` next to the manifest (weights the project ships; no
@@ -58,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+from actionzoo._shipped import shipped_dir
+
 __all__ = [
     "ChecksumError", "DownloadError", "OfflineError", "PretrainedInfo", "Preprocessing",
     "Registry", "UnknownWeightsError", "WeightsError", "cache_dir", "default_registry",
@@ -70,14 +76,7 @@ MANIFEST_NAME = "manifest.json"
 
 def _shipped_dir():
     """``weights/`` of a source checkout (editable install), else the installed data files."""
-    import sys
-
-    candidates = [Path(__file__).resolve().parent.parent / "weights",
-                  Path(sys.prefix) / "share" / "actionzoo" / "weights"]
-    for candidate in candidates:
-        if (candidate / MANIFEST_NAME).is_file():
-            return candidate
-    return candidates[0]
+    return shipped_dir("weights", MANIFEST_NAME)
 
 
 #: Directory of the weights this project ships (and of ``manifest.json``).
@@ -269,7 +268,7 @@ class Registry:
     --------
     >>> reg = Registry(SHIPPED_DIR / "manifest.json")
     >>> reg.names("*.demo")
-    ['corrnet26.demo']
+    ['corrnet26.demo', 'stc_resnet18.demo']
     """
 
     def __init__(self, manifest):

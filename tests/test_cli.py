@@ -132,6 +132,20 @@ def test_predict_matches_the_model_and_sums_to_one(capsys, dataset):
     assert code == 0 and lines[0] == videos[0] and len(lines) == 6  # top-5 by default
 
 
+def test_predict_with_the_shipped_stc_weights(capsys, dataset):
+    name = "stc_resnet18.demo"
+    video = os.path.join(dataset["root"], dataset["paths"][0])
+    code, out, _ = _run(capsys, "predict", video, "--weights", name, "--json", "--top-k", "10",
+                        "-q")
+    assert code == 0
+    (result,) = json.loads(out)
+    info = weights.pretrained_info(name)
+    views = info.preprocessing.normalize(info.preprocessing.loader()(video)["rgb"])
+    expected = softmax(weights.load_pretrained(name).predict(views, verbose=0)).mean(0)
+    got = {p["label"]: p["probability"] for p in result["predictions"]}
+    np.testing.assert_allclose([got[c] for c in info.classes], expected, atol=1e-4)
+
+
 def test_predict_errors(capsys, tmp_path):
     code, _, err = _run(capsys, "predict", str(tmp_path / "missing.avi"), "--weights", DEMO, "-q")
     assert code == 1 and "missing.avi" in err and len(err.strip().splitlines()) == 1

@@ -268,16 +268,20 @@ def test_cache_dir_defaults_under_keras_home(monkeypatch, tmp_path):
 def test_shipped_registry_entries_verify_and_load(env, monkeypatch):
     monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")
     names = weights.list_pretrained()
-    assert "corrnet26.demo" in names
+    assert {"corrnet26.demo", "stc_resnet18.demo"} <= set(names)
     for name in names:
         info = weights.pretrained_info(name)
         if (weights.SHIPPED_DIR / info.file).is_file():
             assert weights.verify(name) == info
-    info = weights.pretrained_info("corrnet26.demo")
-    model = weights.load_pretrained("corrnet26.demo")
-    p = info.preprocessing
-    clip = np.zeros((1, p.clip_length, p.input_size, p.input_size, 3), np.uint8)
-    assert model.predict(p.normalize(clip), verbose=0).shape == (1, len(info.classes))
+    for name in ("corrnet26.demo", "stc_resnet18.demo"):
+        info = weights.pretrained_info(name)
+        assert (weights.SHIPPED_DIR / info.file).is_file(), f"{name} is not shipped"
+        assert info.recipe == "recipes/train_demo_weights.py" and info.license
+        assert {"top1", "top5", "videos"} <= set(info.metrics)
+        model = weights.load_pretrained(name)
+        p = info.preprocessing
+        clip = np.zeros((1, p.clip_length, p.input_size, p.input_size, 3), np.uint8)
+        assert model.predict(p.normalize(clip), verbose=0).shape == (1, len(info.classes))
 
 
 def test_preprocessing_normalize_and_loader():
