@@ -50,6 +50,12 @@ def resize_clip(clip, height, width):
         return clip
     area = 4 * height * width < h * w
     interp = cv2.INTER_AREA if area else cv2.INTER_LINEAR
+    if c <= 4:  # RGB: frame by frame, no transposed copies (same pixels, ~6x less CPU)
+        out = np.empty((t, height, width, c), clip.dtype)
+        for i, frame in enumerate(clip):
+            out[i] = cv2.resize(frame, (width, height), interpolation=interp).reshape(height, width, c)
+        return out
+    # flow stacks: frames side by side as channels, resized in few calls
     chunk = 4 if area else _CV_MAX_CHANNELS  # OpenCV's area resize takes <= 4 channels
     flat = np.ascontiguousarray(clip.transpose(1, 2, 0, 3).reshape(h, w, t * c))
     parts = [
@@ -242,6 +248,20 @@ def _hflip(clip, modality):
     return clip[..., ::-1, :]
 
 
+def _mirrored(clip, modality):
+    """Contiguous mirror image of ``clip``.
+
+    RGB frames go through ``cv2.flip`` one by one: copying NumPy's
+    reversed-stride view of 3-byte pixels is ~25x slower.
+    """
+    if modality != "flow" and clip.ndim == 4 and clip.shape[-1] == 3 and clip.dtype == np.uint8:
+        out = np.empty(clip.shape, clip.dtype)
+        for i, frame in enumerate(clip):
+            cv2.flip(frame, 1, dst=out[i])
+        return out
+    return np.ascontiguousarray(_hflip(clip, modality))
+
+
 class RandomHorizontalFlip(_Spatial):
     """Mirror the clip with probability ``p``; flow x components are negated.
 
@@ -257,7 +277,7 @@ class RandomHorizontalFlip(_Spatial):
 
     def __call__(self, clip, rng, modality="rgb"):
         if rng.random() < self.p:
-            return np.ascontiguousarray(_hflip(clip, modality))
+            return _mirrored(clip, modality)
         return clip
 
 

@@ -96,3 +96,40 @@ def test_transforms_and_samplers_compare_copy_and_pickle():
     s = DenseClipSampler(16, stride=2)
     assert pickle.loads(pickle.dumps(s)) == s and s != DenseClipSampler(16, stride=1)
     assert "stride=2" in repr(s)
+
+
+def _resize_channels_side_by_side(clip, height, width):
+    """Reference: all frames of the clip as channels of one image, resized 4 channels at a time."""
+    import cv2
+
+    t, h, w, c = clip.shape
+    interp = cv2.INTER_AREA if 4 * height * width < h * w else cv2.INTER_LINEAR
+    flat = np.ascontiguousarray(clip.transpose(1, 2, 0, 3).reshape(h, w, t * c))
+    parts = [cv2.resize(flat[..., i:i + 4], (width, height), interpolation=interp)
+             for i in range(0, t * c, 4)]
+    parts = [p[..., None] if p.ndim == 2 else p for p in parts]
+    return np.concatenate(parts, axis=-1).reshape(height, width, t, c).transpose(2, 0, 1, 3)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4, 20])
+def test_resize_clip_frame_by_frame_equals_frames_as_channels(channels):
+    """The per-frame path (RGB) gives the pixels of resizing all frames at once."""
+    from actionzoo.data.transforms import resize_clip
+
+    rng = np.random.default_rng(channels)
+    for _ in range(20):
+        h, w = rng.integers(8, 200, 2)
+        height, width = rng.integers(4, 150, 2)
+        full = rng.integers(0, 256, (4, h + 9, w + 5, channels), dtype=np.uint8)
+        crop = full[:, 4:4 + h, 1:1 + w]  # a view, as crops pass it
+        out = resize_clip(crop, height, width)
+        assert out.shape == (4, height, width, channels) and out.flags.c_contiguous
+        np.testing.assert_array_equal(out, _resize_channels_side_by_side(crop, height, width))
+
+
+def test_flip_of_a_cropped_view_equals_numpy_mirror():
+    clip = np.random.default_rng(0).integers(0, 256, (5, 40, 50, 3), dtype=np.uint8)
+    for view in (clip, clip[:, 3:30, 7:44], clip[:, ::2]):
+        out = RandomHorizontalFlip(p=1.0)(view, np.random.default_rng(0))
+        assert out.flags.c_contiguous
+        np.testing.assert_array_equal(out, view[:, :, ::-1])
