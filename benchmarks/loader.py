@@ -11,7 +11,10 @@ Run from the repository root::
    (b) a plain ``for`` loop calling the same ``ClipLoader`` one video at a
    time (same decoding, sampling and augmentation, no tf.data), run in a
    fresh child process so no TensorFlow thread competes with it.
-   The two are measured alternately ``--repeats`` times.
+   The two are measured alternately ``--repeats`` times; each run also
+   prints the CPU time per clip (same work on both sides?) and how many
+   cores it got (a loaded machine caps this, and with it any speed-up).
+   The 2-thread ceiling is measured before and after the runs.
 2. Memory: stream enough videos through the pipeline that their decoded
    frames would need 10x a 1 GiB budget, sampling the process RSS every
    50 ms; report the peak and the growth after warm-up.
@@ -74,20 +77,48 @@ def thread_scaling(threads=2, tasks=8):
     return seq / par
 
 
+class Timed:
+    """Wall time and this process's CPU time (all threads) of a block.
+
+    ``rate``: clips/s; ``cpu_ms``: CPU milliseconds per clip (the work
+    done); ``cores``: CPU seconds per second (how many cores the run got;
+    a 2-way parallel loader can only show its speed-up where this is ~2).
+    """
+
+    def __init__(self, clips=0):
+        self.clips = clips
+
+    def __enter__(self):
+        self._cpu, self._wall = _cpu_seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = _cpu_seconds() - self._cpu
+
+    def figures(self):
+        return self.clips / self.wall, 1e3 * self.cpu / self.clips, self.cpu / self.wall
+
+
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
 def pipeline_rate(paths, labels, sampler, transform, batch_size=8):
     ds = make_dataset(paths, labels, sampler, transform, batch_size=batch_size, shuffle=True, seed=0)
-    t, n = time.perf_counter(), 0
-    for clips, _ in ds:
-        n += int(clips.shape[0])
-    return n / (time.perf_counter() - t)
+    with Timed() as timed:
+        for clips, _ in ds:
+            timed.clips += int(clips.shape[0])
+    return timed.figures()
 
 
 def loop_rate(paths, sampler, transform):
     loader = ClipLoader(sampler, transform)
-    t = time.perf_counter()
-    for i, path in enumerate(paths):
-        loader(path, seed=i)
-    return len(paths) / (time.perf_counter() - t)
+    with Timed(len(paths)) as timed:
+        for i, path in enumerate(paths):
+            loader(path, seed=i)
+    return timed.figures()
 
 
 def loop_rate_fresh_process(data):
@@ -96,7 +127,16 @@ def loop_rate_fresh_process(data):
 
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--data", data, "--loop-only"],
                          check=True, capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return tuple(float(v) for v in out.stdout.strip().splitlines()[-1].split())
+
+
+def describe(figures):
+    rate, cpu_ms, cores = figures
+    return f"{rate:.1f} clips/s ({cpu_ms:.1f} CPU ms/clip on {cores:.2f} cores)"
+
+
+def load_average():
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 class RSSMonitor(threading.Thread):
@@ -155,10 +195,9 @@ def main():
 
     cv2.setNumThreads(1)  # both sides single-threaded per video: parallelism only across videos
     if args.loop_only:
-        print(loop_rate(paths, sampler, transform))
+        print(*loop_rate(paths, sampler, transform))
         return
-    print(f"videos: {len(paths)}  cpus: {os.cpu_count()}  load average: "
-          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(f"videos: {len(paths)}  cpus: {os.cpu_count()}  load average: {load_average()}")
     print(f"calibration: GIL-free OpenCV work on 2 threads runs {thread_scaling():.2f}x faster than on 1 "
           "(the ceiling for any 2-way parallel loader on this machine right now)")
     pipeline_rate(paths[:16], labels[:16], sampler, transform)  # warm-up (graph tracing, caches)
@@ -166,9 +205,12 @@ def main():
     for r in range(args.repeats):
         loop.append(loop_rate_fresh_process(args.data))
         pipe.append(pipeline_rate(paths, labels, sampler, transform))
-        print(f"run {r + 1}: single-threaded loop {loop[-1]:.1f} clips/s, "
-              f"tf.data pipeline {pipe[-1]:.1f} clips/s, speed-up {pipe[-1] / loop[-1]:.2f}x")
+        print(f"run {r + 1}: single-threaded loop {describe(loop[-1])}, "
+              f"tf.data pipeline {describe(pipe[-1])}, speed-up {pipe[-1][0] / loop[-1][0]:.2f}x "
+              f"(load average {load_average()})")
+    loop, pipe = [f[0] for f in loop], [f[0] for f in pipe]
     ratios = np.array(pipe) / np.array(loop)
+    print(f"calibration after the runs: {thread_scaling():.2f}x on 2 threads (load average {load_average()})")
     print(f"median: loop {np.median(loop):.1f} clips/s, pipeline {np.median(pipe):.1f} clips/s, "
           f"paired speed-up median {np.median(ratios):.2f}x, min {ratios.min():.2f}x (target >= 1.8x)")
     if not args.skip_memory:
