@@ -26,7 +26,7 @@ These are demo weights, not a paper figure: they exist so that
 
 Run from the repository root::
 
-    python recipes/train_demo_weights.py                   # both weights
+    python recipes/train_demo_weights.py                   # both, ~15 min each on 2 cores
     python recipes/train_demo_weights.py --name stc_resnet18.demo
     python recipes/train_demo_weights.py --epochs 2        # smoke run
 
