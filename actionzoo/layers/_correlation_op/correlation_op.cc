@@ -304,6 +304,32 @@ inline void RowToPlane(const float* src, int64_t W, int64_t n, const Planes& pl,
   Transpose(src, n, W, n, d + pl.pad, pl.Wq);
 }
 
+// Rows of one frame in plane layout, in a ring of `slots` rows: Row(i)
+// converts row i on first use, evicting row i - slots. Small enough to stay
+// in L2 (a whole converted frame is larger than L2 at the benchmark size).
+class RowRing {
+ public:
+  RowRing(int64_t slots, int64_t row_floats, int scratch_slot)
+      : storage_(scratch_slot, slots * row_floats), slots_(slots), row_(row_floats),
+        key_(slots, -1) {}
+  bool ok() const { return storage_.ok(); }
+  void Reset() { std::fill(key_.begin(), key_.end(), -1); }
+  const float* Row(const float* frame, int64_t i, int64_t W, int64_t n, const Planes& pl) {
+    const int64_t slot = i % slots_;
+    float* d = storage_.data() + slot * row_;
+    if (key_[slot] != i) {
+      RowToPlane(frame + i * W * n, W, n, pl, d);
+      key_[slot] = i;
+    }
+    return d;
+  }
+
+ private:
+  Scratch storage_;
+  int64_t slots_, row_;
+  std::vector<int64_t> key_;
+};
+
 // Per-thread scratch frames in plane layout, converted on demand and cached
 // by frame index (LRU), so consecutive work items reuse shared frames.
 class FrameCache {
@@ -483,20 +509,24 @@ class CorrelationOp : public CorrelationBase {
     float* out = ot->flat<float>().data();
     std::atomic<bool> no_memory(false);
     Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 2, [&](int64_t begin, int64_t end) {
-      FrameCache frames(2, s.H * plane, 0);
+      // The current frame's rows i +- D*R, and the previous frame's row i.
+      RowRing cur(std::min(s.H, 2 * s.D * s.R + 1), plane, 0), prev(1, plane, 4);
       Scratch acc_buf(2, nout * pl.Wp), row_buf(3, s.W * nout);
-      if (!frames.ok() || !acc_buf.ok() || !row_buf.ok()) { no_memory = true; return; }
+      if (!cur.ok() || !prev.ok() || !acc_buf.ok() || !row_buf.ok()) {
+        no_memory = true;
+        return;
+      }
       float* const acc_rows = acc_buf.data();
       std::vector<float> wT(s.KK * s.C);
       for (int64_t bt = begin; bt < end; ++bt) {
         const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
-        const int prev_slot = frames.Slot(b * s.L + tp, s.H);
-        const int cur_slot = frames.Slot(bt, s.H);
+        cur.Reset();
+        prev.Reset();
         const float* xprev = x + (b * s.L + tp) * xframe;
         const float* xcur = x + bt * xframe;
         RelayoutWeights(s, w + t * s.KK * s.C, 1.0f / s.g, wT.data());
         for (int64_t i = 0; i < s.H; ++i) {
-          const float* P = frames.Row(prev_slot, xprev, i, s.W, s.C, pl) + pl.pad;
+          const float* P = prev.Row(xprev, i, s.W, s.C, pl) + pl.pad;
           // Group-major: one group's P and Q channels (g rows each) stay in L1
           // across the K row displacements.
           for (int64_t gi = 0; gi < s.G; ++gi) {
@@ -508,7 +538,7 @@ class CorrelationOp : public CorrelationBase {
                   std::fill(rows_ky + kx * s.G * pl.Wp, rows_ky + kx * s.G * pl.Wp + pl.Wp, 0.f);
                 continue;
               }
-              const float* Q = frames.Row(cur_slot, xcur, ii, s.W, s.C, pl) + pl.pad;
+              const float* Q = cur.Row(xcur, ii, s.W, s.C, pl) + pl.pad;
               DispatchKD(s.K, s.D, [&](auto kt, auto dt) {
                 ForwardSpan<decltype(kt)::value, decltype(dt)::value>(
                     s, pl, P, Q, &wT[ky * s.C * s.K], gi, rows_ky);
