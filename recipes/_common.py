@@ -25,7 +25,6 @@ from actionzoo.demo import DATASET
 #: videos at 80x60; same folder, so either command reuses the other's); the
 #: quick one is a few seconds' worth for smoke runs and tests.
 DEMO = {False: ("demo-data", DATASET["full"]), True: ("demo-data-quick", DATASET["quick"])}
-_ANNOTATIONS = {"ucf101": "ucfTrainTestlist", "hmdb51": "testTrainMulti_7030_splits"}
 
 
 def make_parser(doc):
@@ -93,6 +92,7 @@ def clip_settings(args):
 
 
 def frame_size(args, default=64):
+    """``--frame-size``, else 224 for an ImageNet backbone, 32 quick, ``default`` otherwise."""
     if args.frame_size:
         return args.frame_size
     return 224 if args.backbone else 32 if args.quick else default
@@ -106,7 +106,7 @@ def demo_root(args):
                                     "the generated demo dataset)")
         return args.data
     folder, settings = DEMO[args.quick]
-    if not os.path.isdir(os.path.join(folder, _ANNOTATIONS["ucf101"])):
+    if not os.path.isdir(os.path.join(folder, "ucfTrainTestlist")):
         from actionzoo.data import make_synthetic_dataset
 
         print(f"generating the synthetic demo dataset in {folder}/ ...", file=sys.stderr)

@@ -118,3 +118,24 @@ def test_shipped_dir_falls_back_to_the_installed_data_files(tmp_path, monkeypatc
     (installed / "marker.txt").write_text("")
     assert shipped_dir("not_in_checkout", "marker.txt") == installed
     assert shipped_dir("recipes", "_common.py") == RECIPES  # the checkout wins
+
+
+FULL_ARGS = {  # the full configuration's code paths (all ablations), trained very briefly
+    "corrnet_fusion": ["--epochs", "2", "--segments", "2"],
+    "correlation_net": ["--epochs", "1"],
+    "stc_net": ["--epochs", "1", "--transfer-epochs", "1"],
+    "stfn": ["--epochs", "2", "--segments", "3", "5"],
+    "multi_stream_gru": ["--epochs", "1", "--units", "4"],
+}
+
+
+@pytest.mark.slow  # every ablation of every recipe: ~10 min on 2 cores
+@pytest.mark.parametrize("name", PAPER_RECIPES)
+def test_recipe_full_configuration_runs(name, data, tmp_path):
+    root, cache = data
+    args = ["--data", root, "--output", str(tmp_path / "out"), *FULL_ARGS[name]]
+    if name in ("corrnet_fusion", "stfn", "multi_stream_gru"):
+        args += ["--cache", cache]
+    load(name).main(args)
+    rows = check_results(tmp_path / "out")["rows"]
+    assert len(rows) >= {"correlation_net": 5, "stc_net": 5, "stfn": 13}.get(name, 5)
