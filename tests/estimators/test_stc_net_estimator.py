@@ -147,9 +147,9 @@ def conv_teacher(size=64):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
     "not reproduced: with a random-weight 2D teacher (no ImageNet weights offline) 6 "
-    "transfer epochs (correspondence loss 0.693 -> 0.670, accuracy 0.54 -> 0.66) gave a "
-    "fine-tuning loss curve no lower than from scratch (epoch 5: 1.390 vs 1.388; "
-    "epoch 20: 1.216 vs 1.149)"))
+    "transfer epochs (correspondence loss 0.694 -> 0.649, accuracy 0.51 -> 0.66) gave a "
+    "fine-tuning loss curve no lower than from scratch (mean of epochs 1-5: 1.544 vs "
+    "1.513; epoch 20: 1.381 vs 1.382; earlier demo data: epoch 20 1.216 vs 1.149)"))
 def test_fine_tuning_after_transfer_converges_faster(motion):
     X_train, y_train, _, _ = motion
     scratch = STCNet(**EVIDENCE).fit(X_train, y_train)
