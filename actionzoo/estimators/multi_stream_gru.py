@@ -123,15 +123,11 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
     validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`; they
         apply to every stream's recurrent model.
-    distribution : None, "mirrored", "multi_worker_mirrored" or tf.distribute.Strategy, \
-default=None
-        Train under a ``tf.distribute`` strategy (several GPUs of one host,
-        or several hosts configured by ``TF_CONFIG``); ``batch_size`` is the
-        global batch. See ``docs/distributed.md``.
-    checkpoint_dir : str, path-like or None, default=None
-        Back up each stream's training state at every epoch end
-        (``keras.callbacks.BackupAndRestore``); a fit interrupted and started
-        again with the same directory resumes from the last saved epoch.
+    distribution, checkpoint_dir : default=None
+        Training under a ``tf.distribute`` strategy (several GPUs or hosts)
+        and epoch backups to resume from (``checkpoint_dir/<stream>``); see
+        ``docs/distributed.md`` and
+        :class:`actionzoo.estimators._base.KerasEstimatorMixin`.
     cache_dir : path or None, default=None
         On-disk cache of per-stream features and flow, keyed by file content
         and configuration (strongly recommended: without it the flow is
@@ -338,8 +334,12 @@ default=None
         for stream in self._check_streams():
             if previous is not None:
                 self.model_, self.history_ = previous[stream], self.histories_[stream]
-            self._fit_keras(pad_sequences(sequences[stream], self.feature_dims_[stream]),
-                            y, sample_weight)
+            self._backup_name = stream  # checkpoint_dir/<stream>
+            try:
+                self._fit_keras(pad_sequences(sequences[stream], self.feature_dims_[stream]),
+                                y, sample_weight)
+            finally:
+                del self._backup_name
             models[stream], histories[stream] = self.model_, self.history_
             del self.model_, self.history_
         self.models_, self.histories_ = models, histories
