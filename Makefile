@@ -22,15 +22,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/actionzoo demo --report-dir demo-report
 
+# Two pytest-xdist workers (the machine CI uses has 2 cores); --dist loadfile keeps
+# each test file in one worker, so its module-scoped fixtures are built once.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(PYTEST) -m slow
 
 # The documentation site (mkdocs.yml), warnings as errors, into site/.
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) demo-report
+	rm -rf $(VENV) demo-report site
