@@ -21,15 +21,21 @@ def demo_videos(root, **kwargs):
     return paths, labels, np.array(info["has_audio"]), test
 
 
-def tiny_image_backbone(channels, size=32, width=8, seed=0):
-    """A random two-layer CNN with a 4-D output (pooled by the extractor)."""
+def tiny_image_backbone(channels, size=32, width=8, seed=0, normalize=False):
+    """A random two-layer CNN with a 4-D output (pooled by the extractor).
+
+    ``normalize``: global-pool and layer-normalise instead, so RGB and flow
+    features have one scale (random flow features are ~15x smaller than RGB
+    ones; trained backbones do not differ so, and STFN fuses element-wise).
+    """
     init = keras.initializers.GlorotUniform(seed=seed)
+    head = [keras.layers.GlobalAveragePooling2D(), keras.layers.LayerNormalization()]
     return keras.Sequential([
         keras.Input((size, size, channels)),
         keras.layers.Conv2D(width, 5, strides=2, activation="relu", kernel_initializer=init),
         keras.layers.Conv2D(width, 3, strides=2, activation="relu",
                             kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1)),
-    ])
+    ] + (head if normalize else []))
 
 
 def tiny_audio_backbone(width=8, seed=0):
