@@ -246,8 +246,16 @@ def worker_rss_mib(client):
 def test_grid_search_on_a_dask_cluster_matches_serial_and_does_not_grow_memory():
     """GridSearchCV over CorrNetFusion fusion settings through joblib's Dask
     backend on a two-process LocalCluster: the scores of ``n_jobs=1``, and
-    (not met yet, see below) the workers' resident memory stays flat across
-    the search's 20 fits."""
+    the workers' resident memory stays flat across the search's 20 fits.
+
+    Dask's statistical profiler is switched off in the workers: it samples
+    the running task's stack every 10 ms and keeps the samples, which for
+    Keras' deep fit stacks grew each worker by ~9-14 MiB per 20-fit search
+    (measured 2026-11-21; a shallow sklearn MLPClassifier search: 0-4 MiB).
+    That is the cluster's monitoring, not the estimators' memory; with it off,
+    repeated searches measured -1.3 to +0.8 MiB per worker.
+    """
+    dask = pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
     import joblib
     from sklearn.model_selection import GridSearchCV
@@ -256,16 +264,14 @@ def test_grid_search_on_a_dask_cluster_matches_serial_and_does_not_grow_memory()
     grid = {"fusion": ["sum", "avg"], "entropy_threshold": [None, 1.0]}  # 4 x 5 folds = 20 fits
     estimator = tiny_fusion(epochs=2)
 
-    def warm_up():  # in every worker: imports and first allocations of fit and score
-        from sklearn.model_selection import cross_val_score
-        cross_val_score(estimator, X, y, cv=2)
-
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        client.run(warm_up)
         with joblib.parallel_backend("dask"):
-            GridSearchCV(estimator, {"fusion": ["sum", "avg"]}, cv=2, refit=False).fit(X, y)
+            # warm-up: every candidate once, so first-use allocations (imports,
+            # the entropy gate's code paths) are not counted as growth
+            GridSearchCV(estimator, grid, cv=2, refit=False).fit(X, y)
             before = worker_rss_mib(client)
             on_dask = GridSearchCV(estimator, grid, cv=5, refit=False).fit(X, y)
             after = worker_rss_mib(client)
@@ -279,11 +285,5 @@ def test_grid_search_on_a_dask_cluster_matches_serial_and_does_not_grow_memory()
         assert on_dask.cv_results_[key][row] == pytest.approx(serial.cv_results_[key][0])
     growth = {w: round(after[w] - before[w], 1) for w in before}
     print(f"worker RSS growth over 20 fits (MiB): {growth}")
-    # In one process (main thread or one worker thread) 20 such fits grow RSS
-    # by ~2.5 MiB. In Dask workers each search of 20 fits grew every worker
-    # by +15 to +19 MiB (load ~10, 2026-11-21), after malloc_trim too, and on
-    # through 3-4 repeated searches: the cause is not found. Flat memory is
-    # the target; until it is met this is an expected failure that carries
-    # the figures (the scores above must match in any case).
-    if max(growth.values()) >= 12:
-        pytest.xfail(f"Dask workers grow {growth} MiB over a 20-fit search (target < 12)")
+    # One process: ~2.5 MiB per 20 such fits. Bound: 8 MiB per worker.
+    assert max(growth.values()) < 8, growth
