@@ -46,7 +46,7 @@ import time
 
 import numpy as np
 
-__all__ = ["CONFIG", "DATASET", "run_demo", "format_table"]
+__all__ = ["CONFIG", "DATASET", "run_demo", "format_table", "stream_scores"]
 
 #: Demo dataset settings (``make_synthetic_dataset`` arguments) of the full
 #: and the quick (test) configuration.
@@ -107,9 +107,31 @@ def _dataset(data_dir, mode, seed, verbose):
     return train, test, generated
 
 
-def _groups(paths):
-    """UCF101 group number (``_gXX_``) of each video file."""
-    return np.array([int(os.path.basename(p).rsplit("_g", 1)[1][:2]) for p in paths])
+def stream_scores(X_train, X_test, y_train, cv, groups=None):
+    """One stream's class scores from its (segment-averaged) features.
+
+    A standardised logistic regression stands in for the stream network:
+    the training videos get out-of-fold scores (``cross_val_predict`` over
+    ``cv``, with ``groups`` if the splitter uses them), as a network's
+    scores on videos it did not train on would be; the test videos those
+    of the classifier fit on all training videos. Scores are
+    log-probabilities (their softmax gives the probabilities back), columns
+    in ``np.unique(y_train)`` order.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``(n_train, n_classes)`` and ``(n_test, n_classes)`` scores.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    oof = cross_val_predict(clf, X_train, y_train, groups=groups, cv=cv, method="predict_proba")
+    proba = clf.fit(X_train, y_train).predict_proba(X_test)
+    return np.log(np.clip(oof, 1e-7, 1.0)), np.log(np.clip(proba, 1e-7, 1.0))
 
 
 # -- tiny random backbones (no download) -------------------------------------------------
@@ -190,12 +212,10 @@ def _clip_models(run, cfg, train, test, seed, verbose):
 
 
 def _two_stream_models(run, cfg, train, test, seed, cache_dir, verbose):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.model_selection import GroupKFold
 
     from actionzoo import STFN, CorrNetFusion, LateFusion, TwoStreamFeatures
+    from actionzoo.data import ucf101_groups
 
     s = cfg["streams"]
     features = TwoStreamFeatures(
@@ -215,25 +235,18 @@ def _two_stream_models(run, cfg, train, test, seed, cache_dir, verbose):
                       F_train, train.labels, F_test)
 
     # Per-stream classifiers (the "two-stream network" whose scores are fused):
-    # segment-averaged features -> logistic regression. Training scores are
-    # out-of-fold over groups, as a network's scores on unseen videos would be.
-    y_train, groups = train.labels, _groups(train.paths)
+    # segment-averaged features -> logistic regression, out-of-fold over groups.
+    y_train, groups = train.labels, ucf101_groups(train.paths)
     folds = GroupKFold(min(cfg["cv_folds"], len(np.unique(groups))))
     scores_train, scores_test = [], []
     for j, stream in enumerate(("appearance", "motion")):
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-        Xs_train, Xs_test = F_train[:, j].mean(1), F_test[:, j].mean(1)
         start = time.perf_counter()
-        oof = cross_val_predict(clf, Xs_train, y_train, groups=groups, cv=folds,
-                                method="predict_proba")
-        clf.fit(Xs_train, y_train)
-        seconds = time.perf_counter() - start
-        proba = clf.predict_proba(Xs_test)
+        oof, scores = stream_scores(F_train[:, j].mean(1), F_test[:, j].mean(1), y_train, folds,
+                                    groups)
         run.add(f"{stream} stream (logistic regression)", f"{stream} features",
-                clf.classes_[proba.argmax(1)], seconds)
-        # log-probabilities as the raw class scores (softmax gives the probabilities back)
-        scores_train.append(np.log(np.clip(oof, 1e-7, 1.0)))
-        scores_test.append(np.log(np.clip(proba, 1e-7, 1.0)))
+                np.unique(y_train)[scores.argmax(1)], time.perf_counter() - start)
+        scores_train.append(oof)
+        scores_test.append(scores)
     S_train, S_test = np.stack(scores_train, 1), np.stack(scores_test, 1)
 
     for method in ("avg", "max", "multiply", "weighted"):

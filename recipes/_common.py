@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 
 import numpy as np
 
-from actionzoo.demo import DATASET
+from actionzoo.data import ucf101_groups
+from actionzoo.demo import DATASET, stream_scores
 
 #: Demo datasets generated when ``--data`` is not given: (folder, settings).
 #: The full one is the ``actionzoo demo`` dataset (10 motion classes, 180
@@ -172,29 +172,16 @@ def two_stream_features(args, X_train, X_test, *, n_segments, frame_size, backbo
     return train, features.transform(X_test)
 
 
-def stream_scores(features_train, features_test, y_train, paths_train, seed):
-    """Two-stream class scores ``(n, 2, C)`` (raw logits) from features ``(n, 2, segments, d)``.
+def two_stream_scores(features_train, features_test, y_train, paths_train, seed):
+    """Two-stream class scores ``(n, 2, C)`` from features ``(n, 2, segments, d)``.
 
-    One standardised logistic regression per stream on the segment-averaged
-    features; the training videos get out-of-fold scores (``cross_val_predict``),
-    the test videos those of the classifier fit on all training videos. Folds
-    keep UCF101 groups (``_gXX_`` in the file names) together.
+    Per stream, :func:`actionzoo.demo.stream_scores` on the segment-averaged
+    features (log-probabilities; out-of-fold on the training videos, with
+    folds that keep UCF101 groups together).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     cv, groups = folds(paths_train, y_train, 5, seed)
-    train, test = [], []
-    for stream in (0, 1):
-        Xtr, Xte = features_train[:, stream].mean(1), features_test[:, stream].mean(1)
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-        oof = cross_val_predict(clf, Xtr, y_train, groups=groups, cv=cv,
-                                method="decision_function")
-        full = clf.fit(Xtr, y_train).decision_function(Xte)
-        train.append(_two_columns(oof))
-        test.append(_two_columns(full))
+    train, test = zip(*(stream_scores(features_train[:, s].mean(1), features_test[:, s].mean(1),
+                                      y_train, cv, groups) for s in (0, 1)))
     return np.stack(train, 1), np.stack(test, 1)
 
 
@@ -206,28 +193,17 @@ def folds(paths, y, n, seed):
     """
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
-    groups = video_groups(paths)
+    groups = ucf101_groups(paths)
     if groups is None:
         return StratifiedKFold(min(n, min_class_count(y)), shuffle=True,
                                random_state=seed), None
     return GroupKFold(min(n, len(np.unique(groups)))), groups
 
 
-def video_groups(paths):
-    """UCF101 group numbers (``v_Class_g08_c01.avi`` -> 8) of the videos, or None."""
-    found = [re.search(r"_g(\d+)_c\d+\.\w+$", os.path.basename(p)) for p in paths]
-    return None if not all(found) else np.array([int(m.group(1)) for m in found])
-
-
 def min_class_count(y):
     """Videos of the rarest class present in ``y`` (integer labels)."""
     counts = np.bincount(np.asarray(y))
     return int(counts[counts > 0].min())
-
-
-def _two_columns(scores):
-    """Binary ``decision_function`` is one column: make it the two class logits."""
-    return np.c_[-scores / 2, scores / 2] if scores.ndim == 1 else scores
 
 
 class Report:

@@ -82,7 +82,7 @@ def main(argv=None):
     f_train, f_test = _common.two_stream_features(
         args, X_train, X_test, n_segments=args.segments, frame_size=_common.frame_size(args),
         backbone=args.backbone, cache_dir=args.cache)
-    S_train, S_test = _common.stream_scores(f_train, f_test, y_train, X_train, args.seed)
+    S_train, S_test = _common.two_stream_scores(f_train, f_test, y_train, X_train, args.seed)
 
     report = _common.Report(
         "Yudistira & Kurita: CorrNet fusion of two-stream scores vs late fusion",

@@ -88,7 +88,7 @@ def main(argv=None):
 
     table_of = {"1": TABLE_1, "2": TABLE_2, "3": TABLE_3, "4": TABLE_4, "5": TABLE_5}
     F_train, F_test = features[default]
-    S_train, S_test = _common.stream_scores(F_train, F_test, y_train, X_train, args.seed)
+    S_train, S_test = _common.two_stream_scores(F_train, F_test, y_train, X_train, args.seed)
     for stream, name in ((0, "appearance"), (1, "motion")):
         row("two-stream baseline", name, np.mean(S_test[:, stream].argmax(1) == y_test),
             "5", name)

@@ -12,11 +12,11 @@ Everything the models eat comes through here, from real encoded files:
   building blocks in :mod:`actionzoo.data.transforms`;
 * pipelines -- :func:`make_dataset` (tf.data), :class:`ClipLoader`,
   :func:`prepare` / :func:`make_record_dataset` (TFRecord cache);
-* datasets -- :func:`load_ucf101`, :func:`load_hmdb51`,
+* datasets -- :func:`load_ucf101`, :func:`load_hmdb51`, :func:`ucf101_groups`,
   :func:`make_synthetic_dataset`.
 """
 from .audio import AUDIO_FILE_EXTENSIONS, DEFAULT_SAMPLE_RATE, audio_slice, read_audio, resample_audio
-from .datasets import VideoSplit, load_hmdb51, load_ucf101
+from .datasets import VideoSplit, load_hmdb51, load_ucf101, ucf101_groups
 from .encode import write_video
 from .errors import DataError, DecodeError, FrameCountError, SkipLog, SkippedItem
 from .flow import (
@@ -50,7 +50,7 @@ __all__ = [
     "make_dataset", "mel_matrix", "motion_magnitude", "quantize_flow", "read_audio",
     "read_flow_stacks", "read_video", "resample_audio", "silence_examples", "stack_flow",
     "train_transform", "video_flow", "video_info",
-    "VideoSplit", "load_ucf101", "load_hmdb51", "write_video",
+    "VideoSplit", "load_ucf101", "load_hmdb51", "ucf101_groups", "write_video",
     "SYNTHETIC_CLASSES", "make_synthetic_dataset",
     "RecordVideo", "make_record_dataset", "prepare", "spectrogram_examples",
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["VideoSplit", "load_ucf101", "load_hmdb51"]
+__all__ = ["VideoSplit", "load_ucf101", "load_hmdb51", "ucf101_groups"]
 
 UCF101_ANNOTATION_DIR = "ucfTrainTestlist"
 HMDB51_ANNOTATION_DIR = "testTrainMulti_7030_splits"
@@ -203,3 +203,26 @@ def load_hmdb51(root, split=1, subset="train", *, annotation_dir=None, check_fil
                 labels.append(label)
     _check_present(paths, check_files, "HMDB51")
     return VideoSplit(paths, np.asarray(labels, np.int64), classes)
+
+
+_GROUP = re.compile(r"_g(\d+)_c\d+\.\w+$")
+
+
+def ucf101_groups(paths):
+    """UCF101 group numbers of video files (``v_Class_g08_c01.avi`` -> 8), or None.
+
+    Videos of a group share scenes and actors, so cross-validation should
+    keep a group in one fold. None when any file name lacks the
+    ``_gXX_cYY`` pattern (e.g. HMDB51 or a custom folder).
+
+    Examples
+    --------
+    >>> ucf101_groups(["a/v_Jump_g08_c01.avi", "v_Run_g12_c03.avi"]).tolist()
+    [8, 12]
+    >>> ucf101_groups(["clip.mp4"]) is None
+    True
+    """
+    found = [_GROUP.search(os.path.basename(os.fspath(p))) for p in paths]
+    if not all(found):
+        return None
+    return np.array([int(m.group(1)) for m in found])

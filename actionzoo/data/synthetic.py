@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from .datasets import ucf101_groups
 from .encode import write_video
 
 __all__ = ["SYNTHETIC_CLASSES", "SOUND_CLASSES", "make_synthetic_dataset", "render_video"]
@@ -292,12 +293,12 @@ def _write_splits(root, classes, records, groups):
     os.makedirs(ann, exist_ok=True)
     with open(os.path.join(ann, "classInd.txt"), "w") as fh:
         fh.writelines(f"{i + 1} {name}\n" for i, name in enumerate(classes))
+    video_groups = ucf101_groups(records["paths"])
     for split in (1, 2, 3):
         test_groups = _split_groups(groups, split)
         with open(os.path.join(ann, f"trainlist{split:02d}.txt"), "w") as train, \
                 open(os.path.join(ann, f"testlist{split:02d}.txt"), "w") as test:
-            for rel, label in zip(records["paths"], records["labels"]):
-                group = int(rel.rsplit("_g", 1)[1][:2])
+            for rel, label, group in zip(records["paths"], records["labels"], video_groups):
                 if group in test_groups:
                     test.write(f"{rel}\n")
                 else:

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from actionzoo.data.datasets import load_hmdb51, load_ucf101
+from actionzoo.data.datasets import load_hmdb51, load_ucf101, ucf101_groups
 
 
 def touch(path):
@@ -92,3 +92,10 @@ def test_hmdb51_errors(hmdb_root):
     bad.write_text("wave_a.avi 7\n")
     with pytest.raises(ValueError, match="wave_test_split1.txt:1"):
         load_hmdb51(hmdb_root, check_files=False)
+
+
+def test_ucf101_groups_from_file_names():
+    paths = ["UCF-101/Jump/v_Jump_g08_c01.avi", "v_Run_g12_c03.avi", "x/v_A_B_g01_c07.mp4"]
+    assert ucf101_groups(paths).tolist() == [8, 12, 1]
+    assert ucf101_groups(paths + ["hmdb/brush_hair/clip_0.avi"]) is None
+    assert ucf101_groups(["v_Jump_g08.avi"]) is None  # no clip number: not the layout
