@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tensorflow/core/framework/op.h"
@@ -486,6 +488,382 @@ inline void InputGradPrevious(const Geometry& s, const Planes& pl, const float* 
   }
 }
 
+// ---------------------------------------------------------------------------
+// Forward fast path: vectorised over the displacements of one row of the
+// kernel. For fixed ky, the K*G output channels (ky*K + kx)*G + gi of one
+// pixel are contiguous in the output, and with the input row stored with
+// the G channels that share c' = c mod g adjacent and pixels split by phase
+// (j = D*n + ph),
+//
+//   Q[(c'*D + ph)*S + (R + n)*G + gi] = x[row][D*n + ph][gi*g + c']
+//
+// (zero outside the frame), they are also one contiguous window of the
+// input: output pixel j reads x[row][j + D*(kx - R)][gi*g + c'] for all
+// (kx, gi) from the 16 floats at Q[(c'*D + ph)*S + n*G]. The prev factor is
+// the same for every kx (a broadcast of G floats) and the kernel is one
+// vector per (ky, c'). The accumulators hold output channels directly, so
+// rows are written without a transpose; the input needs one conversion per
+// row and frame (the current frame's rows sit in a ring while the K row
+// displacements use them). Windows of 8 consecutive pixels are cut from
+// aligned loads with lane shifts. Output rows i and i + D are computed
+// together: input row i + D*(m - R) is kernel row m of the first and m - 1
+// of the second, so each window serves two multiply-adds. Used when G is 2
+// or 4 and K*G fills 12..16 lanes (K = 7 or K = 3 and D any).
+#ifdef __AVX512F__
+struct DispGeo {
+  int64_t KG, Wn, nmain, S, row, opix;
+  static constexpr int J = 8;  // pixels per register block
+  explicit DispGeo(const Geometry& s) {
+    KG = s.K * s.G;
+    Wn = (s.W + s.D - 1) / s.D;
+    nmain = Wn / J;
+    // Plane row: positions -R .. Wn + R and slack for the aligned loads.
+    S = ((Wn + 2 * s.R) * s.G + V - 1) / V * V + 3 * V;
+    row = s.g * s.D * S;
+    opix = s.W;
+  }
+  static bool Usable(const Geometry& s) {
+    return (s.G == 2 || s.G == 4) && s.K * s.G <= V && 4 * s.K * s.G >= 3 * V;
+  }
+};
+
+// One input row (W, C) -> Q[(c'*D + ph)*S + (R + n)*G + gi], zero padded.
+inline void RowToDisp(const Geometry& s, const DispGeo& f, const float* src, float* Q) {
+  for (int64_t ph = 0; ph < s.D; ++ph) {
+    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
+    for (int64_t c = 0; c < s.g; ++c) {
+      float* q = Q + (c * s.D + ph) * f.S;
+      Store(q, v16{});  // R*G <= 16 floats
+      for (int64_t e = (s.R + wn) * s.G / V * V; e < f.S; e += V) Store(q + e, v16{});
+    }
+    int64_t c0 = 0;
+    if (s.G == 2) {
+      // 8 pixels x 8 channel pairs at a time: pairs (x[c], x[g + c]) are
+      // gathered and transposed as 64-bit elements.
+      const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26,
+                                           4, 12, 20, 28, 6, 14, 22, 30);
+      const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(1));
+      for (; c0 + 8 <= s.g; c0 += 8) {
+        for (int64_t n0 = 0; n0 < wn; n0 += 8) {
+          __m512 z[8];
+          for (int k = 0; k < 8; ++k) {
+            if (n0 + k < wn) {
+              const float* p = src + (s.D * (n0 + k) + ph) * s.C + c0;
+              z[k] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p)),
+                                        _mm256_loadu_ps(p + s.g), 1);
+            } else {
+              z[k] = _mm512_setzero_ps();
+            }
+          }
+          // z[k] = [x_k[c0..c0+7], x_k[g+c0..g+c0+7]]. t[2m] = pairs 0,2,4,6 of
+          // pixels 2m and 2m+1 interleaved; t[2m+1] = pairs 1,3,5,7.
+          __m512d t[8], u[8];
+          for (int m = 0; m < 4; ++m) {
+            t[2 * m] = _mm512_castps_pd(_mm512_permutex2var_ps(z[2 * m], lo, z[2 * m + 1]));
+            t[2 * m + 1] = _mm512_castps_pd(_mm512_permutex2var_ps(z[2 * m], hi, z[2 * m + 1]));
+          }
+          for (int h = 0; h < 2; ++h) {
+            const int a = 4 * h;
+            u[a] = _mm512_shuffle_f64x2(t[a], t[a + 2], 0x88);
+            u[a + 1] = _mm512_shuffle_f64x2(t[a], t[a + 2], 0xdd);
+            u[a + 2] = _mm512_shuffle_f64x2(t[a + 1], t[a + 3], 0x88);
+            u[a + 3] = _mm512_shuffle_f64x2(t[a + 1], t[a + 3], 0xdd);
+          }
+          __m512d o[8];
+          o[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x88);
+          o[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xdd);
+          o[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x88);
+          o[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xdd);
+          o[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x88);
+          o[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xdd);
+          o[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x88);
+          o[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xdd);
+          for (int c = 0; c < 8; ++c)
+            _mm512_storeu_pd(Q + ((c0 + c) * s.D + ph) * f.S + (s.R + n0) * 2, o[c]);
+        }
+      }
+    }
+    for (int64_t c = c0; c < s.g; ++c) {
+      float* q = Q + (c * s.D + ph) * f.S + s.R * s.G;
+      for (int64_t n = 0; n < wn; ++n)
+        for (int64_t gi = 0; gi < s.G; ++gi)
+          q[n * s.G + gi] = src[(s.D * n + ph) * s.C + gi * s.g + c];
+    }
+  }
+}
+
+// Wd[(ky*g + c')*16 + e] = w[t][ky][kx][gi*g + c'] / g for e = kx*G + gi
+// < K*G, zero in the spare lanes.
+inline void DispWeights(const Geometry& s, const DispGeo& f, const float* w_t, float* Wd) {
+  const float scale = 1.0f / s.g;
+  for (int64_t ky = 0; ky < s.K; ++ky)
+    for (int64_t c = 0; c < s.g; ++c)
+      for (int64_t e = 0; e < V; ++e) {
+        const int64_t kx = e / s.G, gi = e % s.G;
+        Wd[(ky * s.g + c) * V + e] =
+            e < f.KG ? scale * w_t[(ky * s.K + kx) * s.C + gi * s.g + c] : 0.f;
+      }
+}
+
+template <int G>
+inline v16 BroadcastGroup(const float* p) {
+  if (G == 1) return (v16)_mm512_set1_ps(*p);
+  if (G == 2) {
+    double d;
+    std::memcpy(&d, p, sizeof(d));
+    return (v16)_mm512_castpd_ps(_mm512_set1_pd(d));
+  }
+  return (v16)_mm512_broadcast_f32x4(_mm_loadu_ps(p));
+}
+
+inline void DispStore(const DispGeo& f, float* d, v16 acc) {
+  _mm512_mask_storeu_ps(d, static_cast<__mmask16>((1u << f.KG) - 1), (__m512)acc);
+}
+
+// Calls f(std::integral_constant<int, 0>) .. f(std::integral_constant<int, N-1>).
+template <typename F, int... I>
+inline void UnrollImpl(F&& f, std::integer_sequence<int, I...>) {
+  (f(std::integral_constant<int, I>()), ...);
+}
+template <int N, typename F>
+inline void Unroll(F&& f) {
+  UnrollImpl(f, std::make_integer_sequence<int, N>());
+}
+
+// The window of pixel jj (floats jj*G .. jj*G + 15 of the block) from the
+// block's aligned vectors A: aligned loads and a lane shift (one shuffle)
+// instead of an unaligned load per window. Those straddle cache lines and
+// were the bottleneck (about 3 cycles each).
+template <int G, int JJ>
+inline v16 Window(const v16* A) {
+  constexpr int e = JJ * G, k = e / V, sh = e % V;
+  if (sh == 0) return A[k];
+  return (v16)_mm512_castsi512_ps(_mm512_alignr_epi32(
+      _mm512_castps_si512((__m512)A[k + 1]), _mm512_castps_si512((__m512)A[k]), sh));
+}
+
+// J pixels n0 .. n0+J-1 of phase ph of one output row and one kernel row ky
+// (its input row Q, weights Wd at ky, prev row P). n0*G is a multiple of 16,
+// so the block's vectors are aligned. Writes ob[j*nout + ky*KG + e].
+template <int G, int J>
+inline void DispBlock(const Geometry& s, const DispGeo& f, const float* P, const float* Q,
+                      const float* Wd, int64_t ph, int64_t n0, float* ob, int64_t ky) {
+  constexpr int NA = ((J - 1) * G + V - 1) / V + 1;  // aligned vectors per c'
+  const int64_t cstride = s.D * f.S, off = ph * f.S + n0 * G;
+  v16 acc[J] = {};
+  for (int64_t c = 0; c < s.g; ++c) {
+    const float* p = P + c * cstride + off + s.R * G;
+    const float* q = Q + c * cstride + off;
+    const v16 wv = Load(Wd + c * V);
+    v16 A[NA];
+    for (int k = 0; k < NA; ++k) A[k] = *reinterpret_cast<const v16*>(q + k * V);
+    Unroll<J>([&](auto jc) {
+      constexpr int jj = decltype(jc)::value;
+      acc[jj] += (BroadcastGroup<G>(p + jj * G) * wv) * Window<G, jj>(A);
+    });
+  }
+  const int64_t nout = s.G * s.KK;
+  for (int jj = 0; jj < J; ++jj)
+    DispStore(f, ob + (s.D * (n0 + jj) + ph) * nout + ky * f.KG, acc[jj]);
+}
+
+// Output rows a = i and b = i + D, kernel rows m of a and m - 1 of b, which
+// read the same input row Q: each window serves two multiply-adds.
+template <int G, int J>
+inline void DispBlockPair(const Geometry& s, const DispGeo& f, const float* Pa,
+                          const float* Pb, const float* Q, const float* Wa, const float* Wb,
+                          int64_t ph, int64_t n0, float* oba, float* obb, int64_t m) {
+  constexpr int NA = ((J - 1) * G + V - 1) / V + 1;
+  const int64_t cstride = s.D * f.S, off = ph * f.S + n0 * G;
+  v16 acc_a[J] = {}, acc_b[J] = {};
+  for (int64_t c = 0; c < s.g; ++c) {
+    const float* pa = Pa + c * cstride + off + s.R * G;
+    const float* pb = Pb + c * cstride + off + s.R * G;
+    const float* q = Q + c * cstride + off;
+    const v16 wa = Load(Wa + c * V), wb = Load(Wb + c * V);
+    v16 A[NA];
+    for (int k = 0; k < NA; ++k) A[k] = *reinterpret_cast<const v16*>(q + k * V);
+    Unroll<J>([&](auto jc) {
+      constexpr int jj = decltype(jc)::value;
+      const v16 qv = Window<G, jj>(A);
+      acc_a[jj] += (BroadcastGroup<G>(pa + jj * G) * wa) * qv;
+      acc_b[jj] += (BroadcastGroup<G>(pb + jj * G) * wb) * qv;
+    });
+  }
+  const int64_t nout = s.G * s.KK;
+  for (int jj = 0; jj < J; ++jj) {
+    const int64_t o = (s.D * (n0 + jj) + ph) * nout;
+    DispStore(f, oba + o + m * f.KG, acc_a[jj]);
+    DispStore(f, obb + o + (m - 1) * f.KG, acc_b[jj]);
+  }
+}
+
+// Kernel row m of row a (m < K) and/or m - 1 of row b (Pb set, m > 0), one
+// block of J pixels.
+template <int G, int J>
+inline void DispBlockRows(const Geometry& s, const DispGeo& f, const float* Pa,
+                          const float* Pb, const float* Q, const float* Wd, int64_t ph,
+                          int64_t n0, float* oba, float* obb, int64_t m) {
+  if (Pb && m > 0 && m < s.K)
+    DispBlockPair<G, J>(s, f, Pa, Pb, Q, Wd + m * s.g * V, Wd + (m - 1) * s.g * V, ph, n0,
+                        oba, obb, m);
+  else if (m < s.K)
+    DispBlock<G, J>(s, f, Pa, Q, Wd + m * s.g * V, ph, n0, oba, m);
+  else
+    DispBlock<G, J>(s, f, Pb, Q, Wd + (m - 1) * s.g * V, ph, n0, obb, m - 1);
+}
+
+// Prefetches input rows that the next row (pair) will convert into L2, a
+// few lines per block of work, so that the conversion does not wait on
+// memory (the rows are strided reads of x that the hardware prefetchers
+// do not cover).
+struct Prefetcher {
+  const char* ptr[4];
+  int64_t lines[4];
+  int n = 0, k = 0;
+  int64_t pos = 0;
+  void Add(const float* p, int64_t floats) {
+    if (n < 4) {
+      ptr[n] = reinterpret_cast<const char*>(p);
+      lines[n++] = (floats * 4 + 63) / 64;
+    }
+  }
+  void Step(int64_t count) {
+    for (; count > 0 && k < n; --count) {
+      _mm_prefetch(ptr[k] + 64 * pos, _MM_HINT_T1);
+      if (++pos == lines[k]) {
+        pos = 0;
+        ++k;
+      }
+    }
+  }
+  void Finish() { Step(int64_t{1} << 40); }
+};
+
+// Output row a (and b = a + D if Pb): input rows Qm[m] = i + D*(m - R) for m
+// in [m_begin, m_end) are inside the frame; m = K only exists for b.
+template <int G>
+inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const float* Pb,
+                     const float* const* Qm, int64_t m_begin, int64_t m_end, const float* Wd,
+                     float* oba, float* obb, Prefetcher* pf) {
+  constexpr int J = DispGeo::J;
+  for (int64_t m = m_begin; m < m_end; ++m)
+    for (int64_t ph = 0; ph < s.D; ++ph) {
+      pf->Step(16);
+      const int64_t wn = (s.W - ph + s.D - 1) / s.D;
+      int64_t n = 0;
+      for (; n + J <= wn; n += J)
+        DispBlockRows<G, J>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
+      // The rest (< J pixels; n*G is still a multiple of 16).
+      switch (wn - n) {
+#define AZ_TAIL(JJ) \
+  case JJ: DispBlockRows<G, JJ>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m); break;
+        AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
+#undef AZ_TAIL
+        default: break;
+      }
+    }
+}
+
+inline void DispRowsDispatch(const Geometry& s, const DispGeo& f, const float* Pa,
+                             const float* Pb, const float* const* Qm, int64_t m_begin,
+                             int64_t m_end, const float* Wd, float* oba, float* obb,
+                             Prefetcher* pf) {
+  if (s.G == 2) DispRows<2>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
+  else DispRows<4>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
+  pf->Finish();
+}
+
+// Zeroes the channels of kernel rows outside [ky_begin, ky_end) (their
+// input row is outside the frame) of an output row buffer.
+inline void DispZeroRows(const Geometry& s, const DispGeo& f, int64_t ky_begin, int64_t ky_end,
+                         float* ob) {
+  if (ky_begin <= 0 && ky_end >= s.K) return;
+  const int64_t nout = s.G * s.KK;
+  ky_end = std::max(ky_begin, ky_end);
+  for (int64_t j = 0; j < s.W; ++j) {
+    float* d = ob + j * nout;
+    std::fill(d, d + ky_begin * f.KG, 0.f);
+    std::fill(d + ky_end * f.KG, d + nout, 0.f);
+  }
+}
+
+// Forward of frames [begin, end) (b*L + t) with per-thread scratch.
+// Returns false if scratch memory could not be allocated.
+inline bool DispForward(const Geometry& s, const float* x, const float* w, float* out,
+                        int64_t begin, int64_t end) {
+  const DispGeo f(s);
+  const int64_t xframe = s.H * s.W * s.C, xrow = s.W * s.C, nout = s.G * s.KK;
+  // The current frame's rows i - D*R .. i + D + D*R in a ring, converted
+  // once per frame; two prev rows; two output rows.
+  const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
+  Scratch qbuf(0, slots * f.row), pbuf(4, 2 * f.row), wbuf(2, s.K * s.g * V),
+      obuf(3, 2 * f.opix * nout + V);
+  if (!qbuf.ok() || !pbuf.ok() || !wbuf.ok() || !obuf.ok()) return false;
+  std::vector<int64_t> key(slots);
+  const float* Qm[17];
+  float* const pa = pbuf.data();
+  float* const pb = pa + f.row;
+  float* const oba = obuf.data();
+  float* const obb = oba + f.opix * nout;
+  for (int64_t bt = begin; bt < end; ++bt) {
+    const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
+    const float* xprev = x + (b * s.L + tp) * xframe;
+    const float* xcur = x + bt * xframe;
+    float* const oframe = out + bt * s.H * s.W * nout;
+    DispWeights(s, f, w + t * s.KK * s.C, wbuf.data());
+    std::fill(key.begin(), key.end(), -1);
+    // Rows i and i + D (or i alone near the bottom); m indexes input rows
+    // i + D*(m - R), m = 0..K.
+    // Rows in the order they are computed (i, i + D together).
+    std::vector<int64_t> order;
+    for (int64_t b0 = 0; b0 < s.H; b0 += 2 * s.D)
+      for (int64_t i = b0; i < std::min(b0 + s.D, s.H); ++i) order.push_back(i);
+    auto rows = [&](int64_t k) {
+      const int64_t i = order[k];
+      const bool pair = i + s.D < s.H;
+      int64_t m_begin = s.K + 1, m_end = 0;
+      for (int64_t m = 0; m <= (pair ? s.K : s.K - 1); ++m) {
+        const int64_t ii = i + s.D * (m - s.R);
+        if (ii < 0 || ii >= s.H) continue;
+        m_begin = std::min(m_begin, m);
+        m_end = m + 1;
+        const int64_t slot = ii % slots;
+        float* q = qbuf.data() + slot * f.row;
+        if (key[slot] != ii) {
+          RowToDisp(s, f, xcur + ii * xrow, q);
+          key[slot] = ii;
+        }
+        Qm[m] = q;
+      }
+      RowToDisp(s, f, xprev + i * xrow, pa);
+      DispZeroRows(s, f, m_begin, std::min(m_end, s.K), oba);
+      if (pair) {
+        RowToDisp(s, f, xprev + (i + s.D) * xrow, pb);
+        DispZeroRows(s, f, std::max<int64_t>(m_begin - 1, 0), m_end - 1, obb);
+      }
+      Prefetcher pf;
+      if (k + 1 < static_cast<int64_t>(order.size())) {
+        // The next rows' prev rows and their deepest current rows (the
+        // others are in the ring already).
+        const int64_t i2 = order[k + 1];
+        for (int64_t r : {i2, i2 + s.D})
+          if (r < s.H) pf.Add(xprev + r * xrow, xrow);
+        for (int64_t r : {i2 + s.D * (s.K - 1 - s.R), i2 + s.D * (s.K - s.R)})
+          if (r < s.H) pf.Add(xcur + r * xrow, xrow);
+      }
+      DispRowsDispatch(s, f, pa, pair ? pb : nullptr, Qm, m_begin, m_end, wbuf.data(), oba,
+                       obb, &pf);
+      StreamCopy(oba, s.W * nout, oframe + i * s.W * nout);
+      if (pair) StreamCopy(obb, s.W * nout, oframe + (i + s.D) * s.W * nout);
+    };
+    for (int64_t k = 0; k < static_cast<int64_t>(order.size()); ++k) rows(k);
+  }
+  StreamFence();
+  return true;
+}
+#endif  // __AVX512F__
+
 // Forward: one work item = one output frame (b, t).
 class CorrelationOp : public CorrelationBase {
  public:
@@ -502,6 +880,9 @@ class CorrelationOp : public CorrelationBase {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
         0, TensorShape({s.B, s.L, s.H, s.W, s.G * s.KK}), &ot));
     if (ot->NumElements() == 0) return;
+#ifdef __AVX512F__
+    if (DispGeo::Usable(s)) return ComputeDisp(ctx, s, xt, wt, ot);
+#endif
     const Planes pl(s);
     const int64_t xframe = s.H * s.W * s.C, plane = s.C * pl.Wq, nout = s.G * s.KK;
     const float* x = xt.flat<float>().data();
@@ -555,6 +936,23 @@ class CorrelationOp : public CorrelationBase {
     OP_REQUIRES(ctx, !no_memory, tensorflow::errors::ResourceExhausted(
         "Correlation: cannot allocate scratch memory"));
   }
+
+ private:
+#ifdef __AVX512F__
+  // The displacement-vectorised path (see DispGeo).
+  void ComputeDisp(OpKernelContext* ctx, const Geometry& s, const Tensor& xt,
+                   const Tensor& wt, Tensor* ot) {
+    const float* x = xt.flat<float>().data();
+    const float* w = wt.flat<float>().data();
+    float* out = ot->flat<float>().data();
+    std::atomic<bool> no_memory(false);
+    Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 2, [&](int64_t begin, int64_t end) {
+      if (!DispForward(s, x, w, out, begin, end)) no_memory = true;
+    });
+    OP_REQUIRES(ctx, !no_memory, tensorflow::errors::ResourceExhausted(
+        "Correlation: cannot allocate scratch memory"));
+  }
+#endif
 };
 
 // d/dx. x[t] enters as the "current" frame of step t and as the "previous"
