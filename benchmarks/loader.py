@@ -7,17 +7,22 @@ Run from the repository root::
 1. Throughput: 16-frame clips at 112x112 (DenseClipSampler(16, stride=2),
    train_transform(112, short_side=128)) from the synthetic demo dataset
    (UCF101-like 320x240 MPEG-4 .avi), measured as clips/s for
-   (a) ``make_dataset`` with parallel decoding and prefetch, and
-   (b) a plain ``for`` loop calling the same ``ClipLoader`` one video at a
+   (a) ``make_dataset`` decoding in two worker processes
+   (``num_workers=2``), with prefetch;
+   (b) ``make_dataset`` decoding in tf.data's threads in this process
+   (``num_workers=0``);
+   (c) a plain ``for`` loop calling the same ``ClipLoader`` one video at a
    time (same decoding, sampling and augmentation, no tf.data), run in a
    fresh child process so no TensorFlow thread competes with it.
-   The two are measured alternately ``--repeats`` times; each run also
-   prints the CPU time per clip (same work on both sides?) and how many
-   cores it got (a loaded machine caps this, and with it any speed-up).
-   The 2-thread ceiling is measured before and after the runs.
-2. Memory: stream enough videos through the pipeline that their decoded
-   frames would need 10x a 1 GiB budget, sampling the process RSS every
-   50 ms; report the peak and the growth after warm-up.
+   The three are measured in turn ``--repeats`` times; each run also
+   prints the CPU time per clip (all processes: the pipeline's workers
+   included) and how many cores it got (a loaded machine caps this, and
+   with it any speed-up). The 2-thread ceiling is measured before and
+   after the runs.
+2. Memory: stream enough videos through the pipeline (two worker
+   processes) that their decoded frames would need 10x a 1 GiB budget,
+   sampling the RSS of the process and its workers every 50 ms; report the
+   peak and the growth after warm-up.
 """
 from __future__ import annotations
 
@@ -39,8 +44,10 @@ from actionzoo.data import (  # noqa: E402
     ClipLoader, DenseClipSampler, load_ucf101, make_dataset, make_synthetic_dataset,
     train_transform, video_info,
 )
+from actionzoo.data.workers import decode_pool  # noqa: E402
 
 GIB = 1 << 30
+WORKERS = 2
 
 
 def dataset(root):
@@ -78,36 +85,36 @@ def thread_scaling(threads=2, tasks=8):
 
 
 class Timed:
-    """Wall time and this process's CPU time (all threads) of a block.
+    """Wall time and CPU time (all threads of this process and of ``pids``) of a block.
 
     ``rate``: clips/s; ``cpu_ms``: CPU milliseconds per clip (the work
     done); ``cores``: CPU seconds per second (how many cores the run got;
     a 2-way parallel loader can only show its speed-up where this is ~2).
     """
 
-    def __init__(self, clips=0):
+    def __init__(self, clips=0, pids=()):
         self.clips = clips
+        self.procs = [psutil.Process()] + [psutil.Process(p) for p in pids]
+
+    def _cpu_seconds(self):
+        return sum(sum(p.cpu_times()[:2]) for p in self.procs)
 
     def __enter__(self):
-        self._cpu, self._wall = _cpu_seconds(), time.perf_counter()
+        self._cpu, self._wall = self._cpu_seconds(), time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self._wall
-        self.cpu = _cpu_seconds() - self._cpu
+        self.cpu = self._cpu_seconds() - self._cpu
 
     def figures(self):
         return self.clips / self.wall, 1e3 * self.cpu / self.clips, self.cpu / self.wall
 
 
-def _cpu_seconds():
-    t = os.times()
-    return t.user + t.system
-
-
-def pipeline_rate(paths, labels, sampler, transform, batch_size=8):
-    ds = make_dataset(paths, labels, sampler, transform, batch_size=batch_size, shuffle=True, seed=0)
-    with Timed() as timed:
+def pipeline_rate(paths, labels, sampler, transform, num_workers, batch_size=8):
+    ds = make_dataset(paths, labels, sampler, transform, batch_size=batch_size, shuffle=True, seed=0,
+                      num_workers=num_workers)
+    with Timed(pids=decode_pool(num_workers).pids if num_workers else ()) as timed:
         for clips, _ in ds:
             timed.clips += int(clips.shape[0])
     return timed.figures()
@@ -140,16 +147,21 @@ def load_average():
 
 
 class RSSMonitor(threading.Thread):
-    def __init__(self, interval=0.05):
+    """Samples the summed RSS of this process and ``pids`` every ``interval`` s."""
+
+    def __init__(self, pids=(), interval=0.05):
         super().__init__(daemon=True)
-        self.proc = psutil.Process()
+        self.procs = [psutil.Process()] + [psutil.Process(p) for p in pids]
         self.samples = []
         self.interval = interval
         self.stop = threading.Event()
 
+    def rss(self):
+        return sum(p.memory_info().rss for p in self.procs)
+
     def run(self):
         while not self.stop.is_set():
-            self.samples.append((time.perf_counter(), self.proc.memory_info().rss))
+            self.samples.append((time.perf_counter(), self.rss()))
             time.sleep(self.interval)
 
 
@@ -161,9 +173,10 @@ def memory_stream(paths, labels, sampler, transform):
     reps = -(-n // len(paths))
     stream_paths = (list(paths) * reps)[:n]
     stream_labels = np.resize(labels, n)
-    ds = make_dataset(stream_paths, stream_labels, sampler, transform, batch_size=8)
-    before = psutil.Process().memory_info().rss
-    monitor = RSSMonitor()
+    ds = make_dataset(stream_paths, stream_labels, sampler, transform, batch_size=8,
+                      num_workers=WORKERS)
+    monitor = RSSMonitor(decode_pool(WORKERS).pids)
+    before = monitor.rss()
     monitor.start()
     count, t = 0, time.perf_counter()
     for clips, _ in ds:
@@ -200,23 +213,31 @@ def main():
     print(f"videos: {len(paths)}  cpus: {os.cpu_count()}  load average: {load_average()}")
     print(f"calibration: GIL-free OpenCV work on 2 threads runs {thread_scaling():.2f}x faster than on 1 "
           "(the ceiling for any 2-way parallel loader on this machine right now)")
-    pipeline_rate(paths[:16], labels[:16], sampler, transform)  # warm-up (graph tracing, caches)
-    loop, pipe = [], []
+    for workers in (WORKERS, 0):  # warm-up (worker start, graph tracing, caches)
+        pipeline_rate(paths[:16], labels[:16], sampler, transform, workers)
+    runs = {"loop": [], "processes": [], "threads": []}
     for r in range(args.repeats):
-        loop.append(loop_rate_fresh_process(args.data))
-        pipe.append(pipeline_rate(paths, labels, sampler, transform))
-        print(f"run {r + 1}: single-threaded loop {describe(loop[-1])}, "
-              f"tf.data pipeline {describe(pipe[-1])}, speed-up {pipe[-1][0] / loop[-1][0]:.2f}x "
-              f"(load average {load_average()})")
-    loop, pipe = [f[0] for f in loop], [f[0] for f in pipe]
-    ratios = np.array(pipe) / np.array(loop)
+        runs["processes"].append(pipeline_rate(paths, labels, sampler, transform, WORKERS))
+        runs["threads"].append(pipeline_rate(paths, labels, sampler, transform, 0))
+        runs["loop"].append(loop_rate_fresh_process(args.data))
+        print(f"run {r + 1}: single-threaded loop {describe(runs['loop'][-1])}")
+        for name in ("processes", "threads"):
+            print(f"       tf.data pipeline, {name:9s} {describe(runs[name][-1])}, "
+                  f"speed-up {runs[name][-1][0] / runs['loop'][-1][0]:.2f}x")
+        print(f"       (load average {load_average()})")
+    rates = {name: np.array([f[0] for f in figures]) for name, figures in runs.items()}
     print(f"calibration after the runs: {thread_scaling():.2f}x on 2 threads (load average {load_average()})")
-    print(f"median: loop {np.median(loop):.1f} clips/s, pipeline {np.median(pipe):.1f} clips/s, "
-          f"paired speed-up median {np.median(ratios):.2f}x, min {ratios.min():.2f}x (target >= 1.8x)")
+    print(f"median: loop {np.median(rates['loop']):.1f} clips/s")
+    for name in ("processes", "threads"):
+        ratios = rates[name] / rates["loop"]
+        print(f"  pipeline ({name}, num_workers={WORKERS if name == 'processes' else 0}) "
+              f"{np.median(rates[name]):.1f} clips/s, paired speed-up median {np.median(ratios):.2f}x, "
+              f"min {ratios.min():.2f}x (target >= 1.8x)")
     if not args.skip_memory:
         mem = memory_stream(paths, labels, sampler, transform)
         print("memory: streamed {videos} videos ({decoded_total_GiB:.1f} GiB of decoded frames, "
-              "{videos_fitting_1GiB} fit in 1 GiB) in {seconds:.0f} s; RSS before {rss_before_MiB:.0f} MiB "
+              "{videos_fitting_1GiB} fit in 1 GiB) in {seconds:.0f} s; RSS of the process and its "
+              f"{WORKERS} workers before {{rss_before_MiB:.0f}} MiB "
               "(TensorFlow loaded), peak {peak_rss_MiB:.0f} MiB, "
               "after warm-up {rss_after_warmup_MiB:.0f} MiB, at end {rss_end_MiB:.0f} MiB".format(**mem))
 

@@ -14,7 +14,14 @@ Everything the models eat comes through here, from real encoded files:
   :func:`prepare` / :func:`make_record_dataset` (TFRecord cache);
 * datasets -- :func:`load_ucf101`, :func:`load_hmdb51`, :func:`ucf101_groups`,
   :func:`make_synthetic_dataset`.
+
+The TensorFlow parts (:mod:`.pipeline`, :mod:`.records`) are imported on
+first use (PEP 562), so decoding worker processes
+(:mod:`actionzoo.data.workers`) and ``import actionzoo.data`` do not load
+TensorFlow.
 """
+import importlib
+
 from .audio import AUDIO_FILE_EXTENSIONS, DEFAULT_SAMPLE_RATE, audio_slice, read_audio, resample_audio
 from .datasets import VideoSplit, load_hmdb51, load_ucf101, ucf101_groups
 from .encode import write_video
@@ -27,8 +34,6 @@ from .loader import MODALITIES, ClipLoader
 from .logmel import (
     log_mel_examples, log_mel_spectrogram, mel_matrix, silence_examples, spectrogram_examples,
 )
-from .pipeline import check_files, make_dataset
-from .records import RecordVideo, make_record_dataset, prepare
 from .sampling import (
     AdaptiveSampler, DenseClipSampler, SegmentSampler, UniformClipSampler, audio_window,
 )
@@ -38,6 +43,12 @@ from .transforms import (
     ResizeShortSide, TenCrop, ThreeCrop, eval_transform, train_transform,
 )
 from .video import VideoInfo, VideoReader, read_video, video_info
+
+#: Names provided by the TensorFlow modules, imported when first used.
+_LAZY = {
+    "check_files": "pipeline", "make_dataset": "pipeline",
+    "RecordVideo": "records", "make_record_dataset": "records", "prepare": "records",
+}
 
 __all__ = [
     "AUDIO_FILE_EXTENSIONS", "DEFAULT_SAMPLE_RATE", "FLOW_BOUND", "MODALITIES",
@@ -54,3 +65,13 @@ __all__ = [
     "SYNTHETIC_CLASSES", "make_synthetic_dataset",
     "RecordVideo", "make_record_dataset", "prepare", "spectrogram_examples",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -251,6 +251,14 @@ class FlowCache:
         self._digests = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self):  # to decoding worker processes: the directory is the cache
+        return {"directory": self.directory}
+
+    def __setstate__(self, state):
+        self.directory = state["directory"]
+        self._digests = {}
+        self._lock = threading.Lock()
+
     def digest(self, path):
         """SHA-256 of the file content (memoised on path, size and mtime)."""
         st = os.stat(path)

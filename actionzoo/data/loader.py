@@ -9,20 +9,61 @@ from __future__ import annotations
 
 import os
 
+import av
+import cv2
 import numpy as np
 
 from .audio import DEFAULT_SAMPLE_RATE, audio_slice, read_audio
-from .errors import FrameCountError
+from .errors import DataError, FrameCountError
 from .flow import FLOW_BOUND, FlowCache, compute_flow, motion_magnitude, read_flow_stacks, video_flow
 from .logmel import EXAMPLE_FRAMES, NUM_MEL_BANDS, log_mel_examples, spectrogram_examples
 from .sampling import audio_window
 from .transforms import Compose, ResizeShortSide, resize_clip
 from .video import VideoReader
 
-__all__ = ["MODALITIES", "ClipLoader"]
+__all__ = ["MODALITIES", "BAD_INPUT_ERRORS", "ClipLoader", "check_outputs"]
 
 #: Modalities a loader can produce.
 MODALITIES = ("rgb", "flow", "audio")
+#: Exceptions that mean "bad input file" (skipped under ``on_error="skip"``).
+BAD_INPUT_ERRORS = (DataError, OSError, ValueError, cv2.error, av.error.FFmpegError)
+
+
+def check_outputs(out, spec, where):
+    """The arrays of ``out`` in ``spec`` order, cast to the spec's dtypes.
+
+    Parameters
+    ----------
+    out : dict
+        What a loader returned.
+    spec : dict
+        :meth:`ClipLoader.output_spec` (``None`` in a shape matches any length).
+    where : str
+        The file, named in the error.
+
+    Returns
+    -------
+    list of numpy.ndarray
+
+    Raises
+    ------
+    DataError
+        An array's shape differs from the spec.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spec = {"rgb": ((2, 4, 4, 3), "uint8")}
+    >>> [a.shape for a in check_outputs({"rgb": np.zeros((2, 4, 4, 3))}, spec, "a.avi")]
+    [(2, 4, 4, 3)]
+    """
+    arrays = []
+    for key, (shape, dtype) in spec.items():
+        a = np.asarray(out[key], dtype=dtype)
+        if len(a.shape) != len(shape) or any(e is not None and e != d for e, d in zip(shape, a.shape)):
+            raise DataError(where, f"{key} has shape {a.shape}, expected {shape}")
+        arrays.append(a)
+    return arrays
 
 
 def _seeded(seed, *keys):

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import os
 
-import av
-import cv2
 import numpy as np
 import tensorflow as tf
 
 from .errors import DataError, SkipLog
-from .loader import ClipLoader
+from .loader import BAD_INPUT_ERRORS, ClipLoader, check_outputs
 
-__all__ = ["ON_ERROR", "make_dataset", "check_files", "build_pipeline", "default_parallel_calls",
-           "usable_cores"]
+__all__ = ["ON_ERROR", "make_dataset", "check_files", "build_pipeline", "load_each",
+           "default_parallel_calls", "usable_cores"]
 
 ON_ERROR = ("raise", "skip")
-#: Exceptions that mean "bad input file" (skipped under on_error="skip").
-_SKIPPABLE = (DataError, OSError, ValueError, cv2.error, av.error.FFmpegError)
+#: Videos per request to a decoding worker process (at most one batch).
+_WORKER_CHUNK = 8
 
 
 def _as_paths(paths):
@@ -81,7 +79,7 @@ def check_files(paths, on_error="raise", skip_log=None):
         try:
             VideoReader(path).close()
             good.append(i)
-        except _SKIPPABLE as exc:
+        except BAD_INPUT_ERRORS as exc:
             if on_error == "raise":
                 raise
             log.add(i, path, exc)
@@ -90,7 +88,7 @@ def check_files(paths, on_error="raise", skip_log=None):
 
 def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("rgb",), *,
                  batch_size=8, shuffle=False, seed=None, on_error="raise", skip_log=None,
-                 num_parallel_calls=None, deterministic=True, prefetch=2,
+                 num_parallel_calls=None, num_workers=0, deterministic=True, prefetch=2,
                  drop_remainder=False, repeat=False, return_index=False, **loader_kwargs):
     """Stream videos as a batched ``tf.data.Dataset``.
 
@@ -124,6 +122,15 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
         :func:`default_parallel_calls`). (``tf.data.AUTOTUNE`` lets
         tf.data ramp parallelism up by itself, which on short runs and
         small machines often stays below the core count.)
+    num_workers : int, default 0
+        ``0``: decode in tf.data's threads in this process. ``N > 0``: decode
+        in ``N`` worker processes (:mod:`actionzoo.data.workers`; started once
+        per Python process and shared by all datasets), which is faster on
+        several cores because the loaders' Python work no longer shares one
+        GIL; ``-1``: one worker per usable core. Outputs are identical. The
+        sampler and transform must pickle and be importable (not defined in
+        ``__main__``). A worker that crashes on a file is replaced and the file
+        reported like any bad file (skipped under ``on_error="skip"``).
     deterministic : bool, default True
         Keep element order (and with ``seed``, exact contents) fixed.
     prefetch : int, default 2
@@ -166,11 +173,21 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     labels = _as_labels(labels, len(paths))
     loader = ClipLoader(sampler, transform, modalities, **loader_kwargs)
     log = skip_log if skip_log is not None else SkipLog()
+    num_workers = _as_num_workers(num_workers)
+    label_of = (lambda i: -1) if labels is None else (lambda i: labels[i])  # noqa: E731
+    if num_workers:
+        from .workers import ProcessLoader
 
-    def load(index, element_seed):
-        i = int(index)
-        label = labels[i] if labels is not None else -1
-        return loader(paths[i], element_seed), label, paths[i]
+        remote = ProcessLoader(loader, num_workers)
+
+        def load(items, seeds):
+            rows = [int(i) for i in items]
+            arrays, failures = remote.load_chunk([paths[i] for i in rows], seeds)
+            return arrays, [label_of(i) for i in rows], {
+                j: (paths[rows[j]], exc) for j, exc in failures.items()}
+    else:
+        load = load_each(lambda index, seed: (loader(paths[int(index)], seed), label_of(int(index)),
+                                              paths[int(index)]), loader.output_spec())
 
     def describe(index):
         return int(index), paths[int(index)]
@@ -179,6 +196,7 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     if shuffle:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     return build_pipeline(ds, load, loader.output_spec(), describe=describe,
+                          chunk=min(batch_size, _WORKER_CHUNK) if num_workers else 1,
                           batch_size=batch_size, seed=seed, on_error=on_error, log=log,
                           labelled=labels is not None, repeat=repeat,
                           num_parallel_calls=num_parallel_calls, deterministic=deterministic,
@@ -186,9 +204,41 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
                           return_index=return_index)
 
 
-def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None, on_error="raise",
-                   log=None, labelled=True, repeat=False, num_parallel_calls=None,
-                   deterministic=True, prefetch=2, drop_remainder=False, return_index=False):
+def load_each(load_one, spec):
+    """Turn a one-item ``load_one(item, seed) -> (outputs, label, path)`` into a chunk loader.
+
+    Returns
+    -------
+    callable
+        ``load(items, seeds) -> (arrays, labels, failures)`` as
+        :func:`build_pipeline` expects, calling ``load_one`` item by item.
+    """
+    def load(items, seeds):
+        rows, labels, failures = [], [], {}
+        for j, (item, seed) in enumerate(zip(items, seeds)):
+            where = None
+            try:
+                out, label, where = load_one(item, int(seed))
+                rows.append(check_outputs(out, spec, where))
+                labels.append(label)
+            except Exception as exc:  # noqa: BLE001 - build_pipeline applies the policy
+                failures[j] = (getattr(exc, "path", None) or getattr(exc, "filename", None) or where,
+                               exc)
+                rows.append(None)
+                labels.append(-1)
+        arrays = []
+        for k, (shape, dtype) in enumerate(spec.values()):
+            empty = np.zeros(tuple(d or 0 for d in shape), dtype)
+            arrays.append(np.stack([empty if row is None else row[k] for row in rows]))
+        return arrays, labels, failures
+
+    return load
+
+
+def build_pipeline(items, load, spec, *, describe=None, chunk=1, batch_size=8, seed=None,
+                   on_error="raise", log=None, labelled=True, repeat=False,
+                   num_parallel_calls=None, deterministic=True, prefetch=2, drop_remainder=False,
+                   return_index=False):
     """Shared tail of the file and TFRecord pipelines.
 
     Parameters
@@ -196,12 +246,20 @@ def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None,
     items : tf.data.Dataset
         Scalar items (file indices or serialized records), already shuffled.
     load : callable
-        ``load(item, seed) -> (outputs dict, label, path)`` in Python.
+        ``load(items, seeds) -> (arrays, labels, failures)`` in Python, for a
+        chunk of up to ``chunk`` items: ``arrays`` in ``spec`` order with
+        the items on the first axis, a label per item, and ``failures``
+        mapping the position of each item that failed to ``(path,
+        exception)`` (its rows are ignored). :func:`load_each` builds one
+        from a one-item loader.
     spec : dict
         :meth:`ClipLoader.output_spec`.
     describe : callable, optional
         ``describe(item) -> (index, path)`` for the skip log; by default the
-        path is taken from the error.
+        path is the one in ``failures``.
+    chunk : int, default 1
+        Items per ``load`` call (worker processes take a chunk per request,
+        so the per-request cost is shared).
 
     Returns
     -------
@@ -216,61 +274,72 @@ def build_pipeline(items, load, spec, *, describe=None, batch_size=8, seed=None,
     if variable and batch_size != 1:
         raise ValueError(f"{variable} have a per-video number of views (sampler with "
                          "num_clips=None); use batch_size=1")
+    chunk = 1 if variable else int(chunk)
     dtypes = [tf.as_dtype(spec[k][1]) for k in keys]
 
-    def py_load(item, element_seed):
-        where = None
-        try:
-            out, label, where = load(item, int(element_seed))
-            arrays = [np.asarray(out[k], dtype=spec[k][1]) for k in keys]
-            for k, a in zip(keys, arrays):
-                expected = spec[k][0]
-                if len(a.shape) != len(expected) or any(
-                        e is not None and e != d for e, d in zip(expected, a.shape)):
-                    raise DataError(where, f"{k} has shape {a.shape}, expected {spec[k][0]}")
-            return (*arrays, np.int64(label), np.bool_(True))
-        except Exception as exc:  # noqa: BLE001 - re-raised below unless skippable
-            if describe is not None:
-                index, where = describe(item)
-            else:
-                index, where = -1, getattr(exc, "path", None) or getattr(exc, "filename", None) or where
-            if not isinstance(exc, _SKIPPABLE):  # not a bad-input error: never skipped
+    def py_load(chunk_items, chunk_seeds):
+        arrays, labels, failures = load(list(chunk_items), list(chunk_seeds))
+        ok = np.ones(len(chunk_items), bool)
+        for j, (where, exc) in sorted(failures.items()):
+            index, where = describe(chunk_items[j]) if describe is not None else (-1, where)
+            if not isinstance(exc, BAD_INPUT_ERRORS):  # not a bad-input error: never skipped
                 raise RuntimeError(f"{where}: {type(exc).__name__}: {exc}") from exc
             if on_error == "raise":
                 if isinstance(exc, DataError):
-                    raise
+                    raise exc
                 raise DataError(where, f"{type(exc).__name__}: {exc}") from exc
             log.add(index, where, exc)
-            zeros = [np.zeros(spec[k][0], spec[k][1]) for k in keys]
-            return (*zeros, np.int64(-1), np.bool_(False))
+            ok[j] = False
+        labels = np.asarray(labels, np.int64)
+        if not ok.all():  # drop the failed rows here: no per-element filter in the graph
+            arrays, labels = [a[ok] for a in arrays], labels[ok]
+        return (*arrays, labels, np.flatnonzero(ok))
 
-    def tf_load(item, element_seed):
-        results = tf.numpy_function(py_load, [item, element_seed], dtypes + [tf.int64, tf.bool],
-                                    stateful=True)
-        features = {k: tf.ensure_shape(r, spec[k][0]) for k, r in zip(keys, results[:-2])}
+    def tf_load(chunk_items, chunk_seeds):
+        results = tf.numpy_function(py_load, [chunk_items, chunk_seeds],
+                                    dtypes + [tf.int64, tf.int64], stateful=True)
+        features = {k: tf.ensure_shape(r, (None,) + spec[k][0]) for k, r in zip(keys, results[:-2])}
         if return_index:
-            features["index"] = item
-        return features, tf.ensure_shape(results[-2], ()), tf.ensure_shape(results[-1], ())
+            features["index"] = tf.gather(chunk_items, results[-1])
+        return features, tf.ensure_shape(results[-2], (None,))
 
     if repeat:
         items = items.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip((items, seeds))
+    ds = tf.data.Dataset.zip((items, seeds)).batch(chunk)
     parallel = num_parallel_calls or default_parallel_calls()
     ds = ds.map(tf_load, num_parallel_calls=parallel, deterministic=deterministic)
-    ds = ds.filter(lambda features, label, ok: ok)
     single = len(keys) == 1 and not return_index
 
-    def finish(features, label, ok):
+    def finish(features, label):
         x = features[keys[0]] if single else features
         return (x, label) if labelled else x
 
     ds = ds.map(finish)  # picks tensors only: inline, no hop through a thread pool
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if chunk == batch_size and on_error == "raise":  # every chunk but the last is a full batch
+        if drop_remainder:
+            ds = ds.filter(lambda *element: tf.shape(tf.nest.flatten(element)[0])[0] == batch_size)
+            ds = ds.map(lambda *element: _with_batch_size(element, batch_size))
+    else:  # chunks (shorter where files were skipped) -> batches, in one copy (= unbatch().batch())
+        ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
     ds = ds.prefetch(prefetch)
     ds = ds.with_options(_threading_options(parallel))
     ds.skip_log = log
     return ds
+
+
+def _with_batch_size(element, batch_size):
+    """``element`` (the arguments of a map function) with a static batch dimension."""
+    fixed = tf.nest.map_structure(lambda t: tf.ensure_shape(t, (batch_size,) + tuple(t.shape[1:])),
+                                  element)
+    return fixed[0] if len(fixed) == 1 else fixed
+
+
+def _as_num_workers(num_workers):
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) \
+            or num_workers < -1:
+        raise ValueError(f"num_workers must be an int >= 0 (or -1: one per core), got {num_workers!r}")
+    return usable_cores() if num_workers == -1 else int(num_workers)
 
 
 def usable_cores():

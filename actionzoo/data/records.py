@@ -27,9 +27,9 @@ from tqdm.auto import tqdm
 from .audio import DEFAULT_SAMPLE_RATE, read_audio
 from .errors import DataError, FrameCountError, SkipLog
 from .flow import FLOW_BOUND, compute_flow, quantize_flow, stack_flow
-from .loader import ClipLoader
+from .loader import BAD_INPUT_ERRORS, ClipLoader
 from .logmel import log_mel_spectrogram
-from .pipeline import _SKIPPABLE, _as_labels, _as_paths, build_pipeline
+from .pipeline import _as_labels, _as_paths, build_pipeline, load_each
 from .video import VideoInfo, VideoReader, scaled_size
 
 __all__ = ["prepare", "RecordVideo", "make_record_dataset"]
@@ -139,7 +139,7 @@ def prepare(paths, labels, output_dir, *, modalities=("rgb",), short_side=128, v
                     writer.write(_encode_video(paths[i], labels[i], modalities, short_side,
                                                jpeg_quality, flow_method, flow_bound))
                     written += 1
-                except _SKIPPABLE as exc:
+                except BAD_INPUT_ERRORS as exc:
                     if on_error == "raise":
                         raise
                     log.add(i, paths[i], exc)
@@ -265,12 +265,13 @@ def make_record_dataset(files, sampler, transform=None, modalities=("rgb",), *, 
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
-    def load(serialized, element_seed):
+    def load_record(serialized, element_seed):
         record = RecordVideo(serialized, loader.flow_bound)
         out = loader.load(record, element_seed)
         return out, record.label, record.path
 
-    return build_pipeline(ds, load, loader.output_spec(), batch_size=batch_size, seed=seed,
+    spec = loader.output_spec()
+    return build_pipeline(ds, load_each(load_record, spec), spec, batch_size=batch_size, seed=seed,
                           on_error=on_error, log=log, labelled=True, repeat=repeat,
                           num_parallel_calls=num_parallel_calls, deterministic=deterministic,
                           prefetch=prefetch, drop_remainder=drop_remainder)

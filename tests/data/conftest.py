@@ -1,6 +1,7 @@
 """Fixtures writing real encoded media files with PyAV (via actionzoo.data.encode)."""
 import os
 
+import numpy as np
 import pytest
 
 from actionzoo.data.encode import write_video
@@ -25,6 +26,18 @@ def make_video(tmp_path):
 
     return factory
 
+
+@pytest.fixture
+def videos(make_video):
+    """Four short videos, one per container (.avi/.mp4/.webm/.mkv; 30/40/20/25 frames,
+    audio in the first and third), and their labels."""
+    paths = [
+        make_video("a.avi", n=30, audio=True),
+        make_video("b.mp4", n=40, audio=False),
+        make_video("c.webm", n=20, audio=True),
+        make_video("d.mkv", n=25, audio=False),
+    ]
+    return paths, np.array([0, 1, 2, 1])
 
 
 @pytest.fixture(autouse=True)

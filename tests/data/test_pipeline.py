@@ -17,17 +17,6 @@ from tests.data.media import decode_indices, tone
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture
-def videos(make_video):
-    paths = [
-        make_video("a.avi", n=30, audio=True),
-        make_video("b.mp4", n=40, audio=False),
-        make_video("c.webm", n=20, audio=True),
-        make_video("d.mkv", n=25, audio=False),
-    ]
-    return paths, np.array([0, 1, 2, 1])
-
-
 def collect(ds):
     return [tuple(t.numpy() for t in element) if isinstance(element, tuple) else element for element in ds]
 
@@ -286,7 +275,7 @@ def test_decoders_run_concurrently_in_a_private_pool():
     """Two decoding calls are in flight at once by default (no autotune ramp-up, no shared pool)."""
     import threading
 
-    from actionzoo.data.pipeline import build_pipeline, default_parallel_calls
+    from actionzoo.data.pipeline import build_pipeline, default_parallel_calls, load_each
 
     both = threading.Barrier(2, timeout=60)
     met = []
@@ -297,8 +286,8 @@ def test_decoders_run_concurrently_in_a_private_pool():
             met.append(int(item))
         return {"rgb": np.zeros((1, 2, 2, 3), np.uint8)}, 0, "x"
 
-    ds = build_pipeline(tf.data.Dataset.range(4), load, {"rgb": ((1, 2, 2, 3), "uint8")},
-                        batch_size=4)
+    spec = {"rgb": ((1, 2, 2, 3), "uint8")}
+    ds = build_pipeline(tf.data.Dataset.range(4), load_each(load, spec), spec, batch_size=4)
     assert ds.options().threading.private_threadpool_size == default_parallel_calls() + 2
     assert default_parallel_calls() >= 2
     (clips, labels), = list(ds)
