@@ -49,6 +49,8 @@ __all__ = ["DecodePool", "ProcessLoader", "decode_pool"]
 
 #: Loaders a worker keeps (least recently used ones are dropped and re-sent).
 _CACHED_LOADERS = 8
+#: Free space /dev/shm needs for the output buffers to go there.
+_MIN_SHM_BYTES = 1 << 30
 
 
 def _bytes_of(array):
@@ -57,8 +59,15 @@ def _bytes_of(array):
 
 
 def _buffer_dir():
-    """Where output buffers live: RAM-backed ``/dev/shm`` where there is one."""
-    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    """Where output buffers live: RAM-backed ``/dev/shm`` where it has room
+    (Docker gives it 64 MiB by default), else the temporary directory."""
+    try:
+        st = os.statvfs("/dev/shm")
+        if os.access("/dev/shm", os.W_OK) and st.f_bavail * st.f_frsize >= _MIN_SHM_BYTES:
+            return "/dev/shm"
+    except OSError:
+        pass
+    return None
 
 
 class _Buffer:
@@ -72,7 +81,10 @@ class _Buffer:
         """The map, remapped if the file is (or is made) at least ``nbytes`` long."""
         size = os.fstat(self.fd).st_size
         if size < nbytes:
-            os.ftruncate(self.fd, nbytes)
+            if hasattr(os, "posix_fallocate"):  # no room: an OSError now, not a SIGBUS later
+                os.posix_fallocate(self.fd, 0, nbytes)
+            else:
+                os.ftruncate(self.fd, nbytes)
             size = nbytes
         if self.map is None or len(self.map) < size:
             if self.map is not None:
@@ -389,7 +401,14 @@ def _serve(request_fd, reply_fd, buffer_fd):
             results.append([a.shape for a in arrays])
             outputs.extend(arrays)
         nbytes = sum(a.nbytes for a in outputs)
-        view, offset = buffer.at_least(nbytes), 0
+        try:
+            view, offset = buffer.at_least(nbytes), 0
+        except OSError as exc:
+            replies.send(("error", RuntimeError(
+                f"the decoding worker cannot grow its output buffer to {nbytes / 2**20:.0f} MiB "
+                f"({exc}); free space in /dev/shm or the temporary directory, or use smaller "
+                "batches")))
+            continue
         for a in outputs:
             np.frombuffer(view, np.uint8, a.nbytes, offset)[:] = _bytes_of(np.ascontiguousarray(a))
             offset += a.nbytes
