@@ -517,11 +517,20 @@ struct DispGeo {
     KG = s.K * s.G;
     Wn = (s.W + s.D - 1) / s.D;
     nmain = Wn / J;
-    // Plane row: positions -R .. Wn + R and slack for the aligned loads.
-    S = ((Wn + 2 * s.R) * s.G + V - 1) / V * V + 3 * V;
+    // Plane row: positions -R .. Wn + R - 1 (written in whole vectors of
+    // 16 / G positions) and what the aligned window loads read.
+    const int64_t pv = V / s.G;
+    S = (Wn + 2 * s.R + pv - 1) / pv * V;
+    for (int64_t ph = 0; ph < s.D; ++ph) {
+      const int64_t wn = (s.W - ph + s.D - 1) / s.D, tail = wn % J;
+      if (wn >= J) S = std::max(S, (wn / J * J - J) * s.G + NA(s.G, J) * V);
+      if (tail) S = std::max(S, (wn / J * J) * s.G + NA(s.G, tail) * V);
+    }
     row = s.g * s.D * S;
     opix = s.W;
   }
+  // Aligned vectors that hold the windows of J pixels.
+  static int64_t NA(int64_t G, int64_t J) { return ((J - 1) * G + V - 1) / V + 1; }
   static bool Usable(const Geometry& s) {
     return (s.G == 2 || s.G == 4) && s.K * s.G <= V && 4 * s.K * s.G >= 3 * V;
   }
@@ -531,23 +540,19 @@ struct DispGeo {
 inline void RowToDisp(const Geometry& s, const DispGeo& f, const float* src, float* Q) {
   for (int64_t ph = 0; ph < s.D; ++ph) {
     const int64_t wn = (s.W - ph + s.D - 1) / s.D;
-    for (int64_t c = 0; c < s.g; ++c) {
-      float* q = Q + (c * s.D + ph) * f.S;
-      Store(q, v16{});  // R*G <= 16 floats
-      for (int64_t e = (s.R + wn) * s.G / V * V; e < f.S; e += V) Store(q + e, v16{});
-    }
     int64_t c0 = 0;
     if (s.G == 2) {
-      // 8 pixels x 8 channel pairs at a time: pairs (x[c], x[g + c]) are
-      // gathered and transposed as 64-bit elements.
+      // 8 positions x 8 channel pairs at a time, positions -R .. wn + R - 1
+      // (zeros outside the frame) in aligned vectors: pairs (x[c], x[g + c])
+      // are gathered and transposed as 64-bit elements.
       const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26,
                                            4, 12, 20, 28, 6, 14, 22, 30);
       const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(1));
       for (; c0 + 8 <= s.g; c0 += 8) {
-        for (int64_t n0 = 0; n0 < wn; n0 += 8) {
+        for (int64_t n0 = -s.R; n0 < wn + s.R; n0 += 8) {
           __m512 z[8];
           for (int k = 0; k < 8; ++k) {
-            if (n0 + k < wn) {
+            if (n0 + k >= 0 && n0 + k < wn) {
               const float* p = src + (s.D * (n0 + k) + ph) * s.C + c0;
               z[k] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p)),
                                         _mm256_loadu_ps(p + s.g), 1);
@@ -579,12 +584,14 @@ inline void RowToDisp(const Geometry& s, const DispGeo& f, const float* src, flo
           o[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x88);
           o[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xdd);
           for (int c = 0; c < 8; ++c)
-            _mm512_storeu_pd(Q + ((c0 + c) * s.D + ph) * f.S + (s.R + n0) * 2, o[c]);
+            _mm512_store_pd(Q + ((c0 + c) * s.D + ph) * f.S + (s.R + n0) * 2, o[c]);
         }
       }
     }
     for (int64_t c = c0; c < s.g; ++c) {
-      float* q = Q + (c * s.D + ph) * f.S + s.R * s.G;
+      float* q = Q + (c * s.D + ph) * f.S;
+      std::fill(q, q + f.S, 0.f);
+      q += s.R * s.G;
       for (int64_t n = 0; n < wn; ++n)
         for (int64_t gi = 0; gi < s.G; ++gi)
           q[n * s.G + gi] = src[(s.D * n + ph) * s.C + gi * s.g + c];
@@ -749,11 +756,12 @@ inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const
   constexpr int J = DispGeo::J;
   for (int64_t m = m_begin; m < m_end; ++m)
     for (int64_t ph = 0; ph < s.D; ++ph) {
-      pf->Step(16);
       const int64_t wn = (s.W - ph + s.D - 1) / s.D;
       int64_t n = 0;
-      for (; n + J <= wn; n += J)
+      for (; n + J <= wn; n += J) {
+        pf->Step(16);
         DispBlockRows<G, J>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
+      }
       // The rest (< J pixels; n*G is still a multiple of 16).
       switch (wn - n) {
 #define AZ_TAIL(JJ) \
