@@ -798,74 +798,98 @@ inline void DispZeroRows(const Geometry& s, const DispGeo& f, int64_t ky_begin, 
 
 // Forward of frames [begin, end) (b*L + t) with per-thread scratch.
 // Returns false if scratch memory could not be allocated.
+//
+// Up to kLockstep consecutive frames are processed row by row in lockstep,
+// each with its own ring of converted rows: the prev rows of frame t are
+// rows of frame t - 1, which sit in that frame's ring at the same step, so
+// each input row is converted once instead of twice.
+constexpr int64_t kLockstep = 4;
 inline bool DispForward(const Geometry& s, const float* x, const float* w, float* out,
                         int64_t begin, int64_t end) {
   const DispGeo f(s);
   const int64_t xframe = s.H * s.W * s.C, xrow = s.W * s.C, nout = s.G * s.KK;
-  // The current frame's rows i - D*R .. i + D + D*R in a ring, converted
-  // once per frame; two prev rows; two output rows.
+  const int64_t F = std::min(kLockstep, end - begin);
+  // Each frame's rows i - D*R .. i + D + D*R in a ring, converted once per
+  // frame; two prev rows (when the prev frame is not in the group); two
+  // output rows.
   const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
-  Scratch qbuf(0, slots * f.row), pbuf(4, 2 * f.row), wbuf(2, s.K * s.g * V),
+  Scratch qbuf(0, F * slots * f.row), pbuf(4, 2 * f.row), wbuf(2, F * s.K * s.g * V),
       obuf(3, 2 * f.opix * nout + V);
   if (!qbuf.ok() || !pbuf.ok() || !wbuf.ok() || !obuf.ok()) return false;
-  std::vector<int64_t> key(slots);
+  std::vector<int64_t> key(F * slots);
   const float* Qm[17];
-  float* const pa = pbuf.data();
-  float* const pb = pa + f.row;
   float* const oba = obuf.data();
   float* const obb = oba + f.opix * nout;
-  for (int64_t bt = begin; bt < end; ++bt) {
-    const int64_t t = bt % s.L, b = bt / s.L, tp = t > 0 ? t - 1 : 0;
-    const float* xprev = x + (b * s.L + tp) * xframe;
-    const float* xcur = x + bt * xframe;
-    float* const oframe = out + bt * s.H * s.W * nout;
-    DispWeights(s, f, w + t * s.KK * s.C, wbuf.data());
+  // Rows in the order they are computed (i and i + D together, or i alone
+  // near the bottom).
+  std::vector<int64_t> order;
+  for (int64_t b0 = 0; b0 < s.H; b0 += 2 * s.D)
+    for (int64_t i = b0; i < std::min(b0 + s.D, s.H); ++i) order.push_back(i);
+  const int64_t nk = static_cast<int64_t>(order.size());
+  for (int64_t g0 = begin; g0 < end; g0 += F) {
+    const int64_t g1 = std::min(end, g0 + F);
+    for (int64_t bt = g0; bt < g1; ++bt)
+      DispWeights(s, f, w + (bt % s.L) * s.KK * s.C, wbuf.data() + (bt - g0) * s.K * s.g * V);
     std::fill(key.begin(), key.end(), -1);
-    // Rows i and i + D (or i alone near the bottom); m indexes input rows
-    // i + D*(m - R), m = 0..K.
-    // Rows in the order they are computed (i, i + D together).
-    std::vector<int64_t> order;
-    for (int64_t b0 = 0; b0 < s.H; b0 += 2 * s.D)
-      for (int64_t i = b0; i < std::min(b0 + s.D, s.H); ++i) order.push_back(i);
-    auto rows = [&](int64_t k) {
+    // Converted row ii of frame bt (in the group), converting it if needed.
+    auto ring_row = [&](int64_t bt, int64_t ii) {
+      const int64_t fi = bt - g0, slot = fi * slots + ii % slots;
+      float* q = qbuf.data() + slot * f.row;
+      if (key[slot] != ii) {
+        RowToDisp(s, f, x + bt * xframe + ii * xrow, q);
+        key[slot] = ii;
+      }
+      return static_cast<const float*>(q);
+    };
+    for (int64_t k = 0; k < nk; ++k) {
       const int64_t i = order[k];
       const bool pair = i + s.D < s.H;
-      int64_t m_begin = s.K + 1, m_end = 0;
-      for (int64_t m = 0; m <= (pair ? s.K : s.K - 1); ++m) {
-        const int64_t ii = i + s.D * (m - s.R);
-        if (ii < 0 || ii >= s.H) continue;
-        m_begin = std::min(m_begin, m);
-        m_end = m + 1;
-        const int64_t slot = ii % slots;
-        float* q = qbuf.data() + slot * f.row;
-        if (key[slot] != ii) {
-          RowToDisp(s, f, xcur + ii * xrow, q);
-          key[slot] = ii;
+      for (int64_t bt = g0; bt < g1; ++bt) {
+        const int64_t t = bt % s.L, b = bt / s.L, bp = b * s.L + (t > 0 ? t - 1 : 0);
+        // m indexes input rows i + D*(m - R), m = 0..K.
+        int64_t m_begin = s.K + 1, m_end = 0;
+        for (int64_t m = 0; m <= (pair ? s.K : s.K - 1); ++m) {
+          const int64_t ii = i + s.D * (m - s.R);
+          if (ii < 0 || ii >= s.H) continue;
+          m_begin = std::min(m_begin, m);
+          m_end = m + 1;
+          Qm[m] = ring_row(bt, ii);
         }
-        Qm[m] = q;
+        // Prev rows: from the prev frame's ring (this step's rows i - D*R ..
+        // are there), else converted here.
+        const float* pa;
+        const float* pb = nullptr;
+        if (bp >= g0) {
+          pa = ring_row(bp, i);
+          if (pair) pb = ring_row(bp, i + s.D);
+        } else {
+          RowToDisp(s, f, x + bp * xframe + i * xrow, pbuf.data());
+          pa = pbuf.data();
+          if (pair) {
+            RowToDisp(s, f, x + bp * xframe + (i + s.D) * xrow, pbuf.data() + f.row);
+            pb = pbuf.data() + f.row;
+          }
+        }
+        DispZeroRows(s, f, m_begin, std::min(m_end, s.K), oba);
+        if (pair) DispZeroRows(s, f, std::max<int64_t>(m_begin - 1, 0), m_end - 1, obb);
+        Prefetcher pf;
+        if (k + 1 < nk) {
+          // This frame's deepest current rows of the next step (the others
+          // are in the ring already), and its prev rows if converted here.
+          const int64_t i2 = order[k + 1];
+          for (int64_t r : {i2 + s.D * (s.K - 1 - s.R), i2 + s.D * (s.K - s.R)})
+            if (r < s.H) pf.Add(x + bt * xframe + r * xrow, xrow);
+          if (bp < g0)
+            for (int64_t r : {i2, i2 + s.D})
+              if (r < s.H) pf.Add(x + bp * xframe + r * xrow, xrow);
+        }
+        DispRowsDispatch(s, f, pa, pb, Qm, m_begin, m_end,
+                         wbuf.data() + (bt - g0) * s.K * s.g * V, oba, obb, &pf);
+        float* const oframe = out + bt * s.H * s.W * nout;
+        StreamCopy(oba, s.W * nout, oframe + i * s.W * nout);
+        if (pair) StreamCopy(obb, s.W * nout, oframe + (i + s.D) * s.W * nout);
       }
-      RowToDisp(s, f, xprev + i * xrow, pa);
-      DispZeroRows(s, f, m_begin, std::min(m_end, s.K), oba);
-      if (pair) {
-        RowToDisp(s, f, xprev + (i + s.D) * xrow, pb);
-        DispZeroRows(s, f, std::max<int64_t>(m_begin - 1, 0), m_end - 1, obb);
-      }
-      Prefetcher pf;
-      if (k + 1 < static_cast<int64_t>(order.size())) {
-        // The next rows' prev rows and their deepest current rows (the
-        // others are in the ring already).
-        const int64_t i2 = order[k + 1];
-        for (int64_t r : {i2, i2 + s.D})
-          if (r < s.H) pf.Add(xprev + r * xrow, xrow);
-        for (int64_t r : {i2 + s.D * (s.K - 1 - s.R), i2 + s.D * (s.K - s.R)})
-          if (r < s.H) pf.Add(xcur + r * xrow, xrow);
-      }
-      DispRowsDispatch(s, f, pa, pair ? pb : nullptr, Qm, m_begin, m_end, wbuf.data(), oba,
-                       obb, &pf);
-      StreamCopy(oba, s.W * nout, oframe + i * s.W * nout);
-      if (pair) StreamCopy(obb, s.W * nout, oframe + (i + s.D) * s.W * nout);
-    };
-    for (int64_t k = 0; k < static_cast<int64_t>(order.size()); ++k) rows(k);
+    }
   }
   StreamFence();
   return true;
