@@ -280,3 +280,22 @@ def test_large_kernel_uses_xla_path():
     layer.kernel.assign(kernel)
     np.testing.assert_allclose(np.asarray(layer(x)), numpy_correlation(x, kernel, k, 1, 4),
                                rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not _correlation_op.available(), reason="C++ op could not be built")
+@pytest.mark.parametrize("shape,k,d,g", [
+    ((2, 5, 7, 23, 24), 7, 2, 12),   # G=2, g=12: vector + scalar conversion, B*L=10
+    ((1, 6, 11, 19, 64), 7, 3, 32),  # D=3: three phases, short rows
+    ((3, 2, 4, 9, 16), 7, 1, 8),     # H < rows a kernel spans, pairs and single rows
+    ((1, 5, 9, 44, 64), 3, 2, 16),   # G=4 (K*G=12), D=2
+    ((2, 1, 6, 8, 128), 3, 1, 32),   # G=4, L=1 (prev = the frame itself)
+])
+def test_custom_op_displacement_path(shape, k, d, g):
+    """Shapes for the displacement-vectorised forward of the C++ op (G of 2
+    or 4, K*G of 12..16 lanes): frames in lockstep across batch elements,
+    partial pixel blocks, phases, top and bottom rows."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=shape).astype("float32")
+    kernel = rng.normal(size=(shape[1], k, k, shape[-1])).astype("float32")
+    np.testing.assert_allclose(np.asarray(_correlation_op.correlation(x, kernel, k, d, g)),
+                               numpy_correlation(x, kernel, k, d, g), rtol=1e-4, atol=1e-5)
