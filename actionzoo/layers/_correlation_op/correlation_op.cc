@@ -603,12 +603,13 @@ inline void RowToDisp(const Geometry& s, const DispGeo& f, const float* src, flo
 // < K*G, zero in the spare lanes.
 inline void DispWeights(const Geometry& s, const DispGeo& f, const float* w_t, float* Wd) {
   const float scale = 1.0f / s.g;
+  std::fill(Wd, Wd + s.K * s.g * V, 0.f);
   for (int64_t ky = 0; ky < s.K; ++ky)
-    for (int64_t c = 0; c < s.g; ++c)
-      for (int64_t e = 0; e < V; ++e) {
-        const int64_t kx = e / s.G, gi = e % s.G;
-        Wd[(ky * s.g + c) * V + e] =
-            e < f.KG ? scale * w_t[(ky * s.K + kx) * s.C + gi * s.g + c] : 0.f;
+    for (int64_t kx = 0; kx < s.K; ++kx)
+      for (int64_t gi = 0; gi < s.G; ++gi) {
+        const float* src = w_t + (ky * s.K + kx) * s.C + gi * s.g;
+        float* dst = Wd + ky * s.g * V + kx * s.G + gi;
+        for (int64_t c = 0; c < s.g; ++c) dst[c * V] = scale * src[c];
       }
 }
 
