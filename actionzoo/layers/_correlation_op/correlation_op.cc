@@ -7,8 +7,13 @@
 // Layout is channels-last and contiguous: x (B,L,H,W,C), w (L,K,K,C),
 // out (B,L,H,W,K*K*G). Every kernel computes all K*K displacements of one
 // output row while the 2*K input rows it touches are in cache; the work is
-// split over rows with TensorFlow's CPU thread pool, and each output element
+// split over frames with TensorFlow's CPU thread pool, and each output element
 // is written by exactly one work item (no atomics). float32 only.
+//
+// The forward has two implementations: a displacement-vectorised one (see
+// DispGeo; with AVX-512 when G is 2 or 4 and K*G fills 12..16 lanes, e.g.
+// K=7 with g = C/2, the CorrNet setting) and a pixel-vectorised one (Planes)
+// for every other shape. The gradients use the pixel-vectorised layout.
 #include <algorithm>
 #include <atomic>
 #ifdef __AVX512F__
