@@ -323,7 +323,7 @@ def build_pipeline(items, load, spec, *, describe=None, chunk=1, batch_size=8, s
     else:  # chunks (shorter where files were skipped) -> batches, in one copy (= unbatch().batch())
         ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
     ds = ds.prefetch(prefetch)
-    ds = ds.with_options(_threading_options(parallel))
+    ds = ds.with_options(_options(parallel, tune=tf.data.AUTOTUNE in (parallel, prefetch)))
     ds.skip_log = log
     return ds
 
@@ -363,8 +363,8 @@ def default_parallel_calls():
     return 2 * usable_cores()
 
 
-def _threading_options(parallel):
-    """A private thread pool with a thread for every decoder, plus two.
+def _options(parallel, tune=False):
+    """A private thread pool with a thread for every decoder, plus two; no autotuning.
 
     Each decoding call occupies a pool thread for its whole duration (the
     Python loader runs inside ``tf.numpy_function``). In the shared
@@ -372,9 +372,17 @@ def _threading_options(parallel):
     behind each other and behind TensorFlow's own ops (a model training
     from the same process included), so fewer than ``num_parallel_calls``
     run at once.
+
+    Autotuning stays off unless asked for (``tune``: an ``AUTOTUNE``
+    parallelism or prefetch): with fixed settings it has nothing to tune,
+    and deleting an iterator -- at the end of every epoch -- then waited
+    for its tuning thread, 0.7-2.5 s in about one run in three on 2 cores
+    (measured in ``benchmarks/loader.py`` runs as a pipeline that sometimes
+    ran at half speed).
     """
     if parallel == tf.data.AUTOTUNE:  # tf.data tunes up to the pool size
         parallel = default_parallel_calls()
     options = tf.data.Options()
     options.threading.private_threadpool_size = int(parallel) + 2
+    options.autotune.enabled = bool(tune)
     return options

@@ -10,16 +10,26 @@ separate Python processes instead, each with its own GIL.
 Workers are started with ``python -m actionzoo.data.workers`` (not
 ``multiprocessing``), so they never re-import the caller's ``__main__``
 (scripts need no ``if __name__ == "__main__"`` guard) and do not load
-TensorFlow. They talk to the pipeline over two pipes each: the request is
-a pickled ``(token, loader, paths, seeds, spec)`` for a chunk of files;
-the reply is ``("ok", results)`` (per file: its arrays' shapes, or the
-exception it raised) followed by the raw bytes of each output array, read
-with ``os.readv`` straight into the rows of the chunk's arrays (no pickling
-or intermediate copy of the frames), or ``("error", exception)`` when the loader cannot be used. A loader is sent to a worker once and cached
-there under its token.
+TensorFlow. Each worker has a request pipe, a reply pipe and two output
+buffers (:data:`SLOTS`), unnamed files in ``/dev/shm`` that both sides map.
+A request is a pickled ``(token, loader, paths, seeds, spec, slot)`` for a
+chunk of files; the worker writes the output arrays one after the other
+into buffer ``slot`` (growing it when needed) and replies
+``("ok", results, nbytes)`` (per file: its arrays' shapes, or the exception
+it raised), ``("unknown",)`` when it no longer holds the loader (sent once
+per worker and cached under its token), or ``("error", exception)`` when
+the loader cannot be used. A reader thread per worker copies each reply's
+arrays out of the buffer and only then frees the slot for a new request,
+so the frames are copied once between the processes and never pickled.
+
+With two slots a worker always has its next chunk queued while the
+pipeline collects the last one: it never waits for the pipeline's threads
+(which wait for the GIL). A call takes any free slot, so a chunk is never
+held back behind chunks that came after it.
 
 A worker that dies while decoding (e.g. a decoder crash on a corrupt file)
-is replaced, and the file is reported as a :class:`DataError`, which
+is replaced, its chunks are loaded again one file per request, and only
+the file that kills a worker is reported, as a :class:`DataError`, which
 ``on_error="skip"`` skips like any other bad file.
 """
 from __future__ import annotations
@@ -37,7 +47,8 @@ import tempfile
 import threading
 import traceback
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -45,12 +56,15 @@ import numpy as np
 from .errors import DataError
 from .loader import BAD_INPUT_ERRORS, check_outputs
 
-__all__ = ["DecodePool", "ProcessLoader", "decode_pool"]
+__all__ = ["SLOTS", "DecodePool", "ProcessLoader", "decode_pool"]
 
+#: Requests a worker can hold at once (its output buffers).
+SLOTS = 2
 #: Loaders a worker keeps (least recently used ones are dropped and re-sent).
 _CACHED_LOADERS = 8
 #: Free space /dev/shm needs for the output buffers to go there.
 _MIN_SHM_BYTES = 1 << 30
+_UNKNOWN = "unknown"
 
 
 def _bytes_of(array):
@@ -71,7 +85,7 @@ def _buffer_dir():
 
 
 class _Buffer:
-    """A memory map of the output file a worker and the pipeline share (grows on demand)."""
+    """A memory map of an output file the worker and the pipeline share (grows on demand)."""
 
     def __init__(self, fd):
         self.fd = fd
@@ -92,61 +106,130 @@ class _Buffer:
             self.map = mmap.mmap(self.fd, size)
         return self.map
 
+    def close(self):
+        if self.map is not None:
+            self.map.close()
+            self.map = None
+
+
+class _WorkerDied(Exception):
+    def __init__(self, code):
+        super().__init__(f"signal {-code}" if code < 0 else f"exit code {code}")
+
+
+def _read_arrays(buffer, results, spec, n):
+    """The chunk's arrays (one row per file) and failures, copied out of ``buffer``."""
+    shapes = next((r for r in results if not isinstance(r, BaseException)),
+                  [tuple(d or 0 for d in shape) for shape, _ in spec.values()])
+    arrays = [np.empty((n,) + tuple(shape), dtype) for shape, (_, dtype) in zip(shapes, spec.values())]
+    failures, offset = {}, 0
+    for j, result in enumerate(results):
+        if isinstance(result, BaseException):
+            failures[j] = result
+            continue
+        if any(tuple(shape) != a.shape[1:] for a, shape in zip(arrays, result)):
+            failures[j] = DataError("?", f"output shapes {result} differ from the chunk's "
+                                         f"first video's {shapes}")
+        for a, shape in zip(arrays, result):
+            size = math.prod(shape) * a.itemsize
+            if j not in failures:  # the one copy of the frames in this process
+                _bytes_of(a[j:j + 1])[:] = np.frombuffer(buffer, np.uint8, size, offset)
+            offset += size
+    return arrays, failures
+
 
 class _Worker:
-    """One decoding process, its two pipes and its output buffer (one thread at a time)."""
+    """One decoding process: its pipes, its :data:`SLOTS` output buffers and a reader thread.
 
-    def __init__(self):
-        to_worker, self._request_fd = os.pipe()
-        self._reply_fd, from_worker = os.pipe()
-        self._buffer_file = tempfile.TemporaryFile(dir=_buffer_dir())  # unnamed: nothing to clean up
-        self.buffer = _Buffer(self._buffer_file.fileno())
+    Requests are answered in the order they are sent; the reader thread
+    matches each reply to the oldest pending request, copies its arrays out
+    and resolves its future.
+    """
+
+    def __init__(self, on_free):
+        self._on_free = on_free  # called with the slot index once a reply has been read
+        self._files = [tempfile.TemporaryFile(dir=_buffer_dir()) for _ in range(SLOTS)]  # unnamed
+        self.buffers = [_Buffer(f.fileno()) for f in self._files]
+        self._send_lock = threading.Lock()
+        self._start()
+
+    def _start(self):
+        to_worker, request_fd = os.pipe()
+        reply_fd, from_worker = os.pipe()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        fds = (to_worker, from_worker, self.buffer.fd)
+        fds = (to_worker, from_worker, *(b.fd for b in self.buffers))
         self.process = subprocess.Popen([sys.executable, "-m", __name__, *map(str, fds)],
                                         pass_fds=fds, env=env, stdin=subprocess.DEVNULL)
         os.close(to_worker)
         os.close(from_worker)
-        self.requests = Connection(self._request_fd, readable=False)
-        self.replies = Connection(self._reply_fd, writable=False)
+        self.requests = Connection(request_fd, readable=False)
+        self.replies = Connection(reply_fd, writable=False)
         self.tokens = set()
-
-    def wait_ready(self):
+        self.pending = deque()  # (future, slot, spec, n) in the order sent
         try:
-            self.replies.recv()
+            self.replies.recv()  # "ready": the worker imported its modules
         except EOFError:
             raise RuntimeError(f"a decoding worker process failed to start (exit code "
                                f"{self.process.wait()}); its error is printed above") from None
+        self.reader = threading.Thread(target=self._read, name="actionzoo-decode-reader",
+                                       daemon=True)
+        self.reader.start()
 
-    def load(self, token, payload, paths, seeds, spec):
-        """Run the loader on ``paths`` in the worker; see :meth:`ProcessLoader.load_chunk`."""
-        self.requests.send((token, payload if token not in self.tokens else None, paths, seeds, spec))
-        reply = self.replies.recv()
-        if reply[0] == "unknown":  # the worker dropped this loader from its cache
-            self.requests.send((token, payload, paths, seeds, spec))
-            reply = self.replies.recv()
-        self.tokens.add(token)
-        if reply[0] == "error":  # the loader itself could not be used
-            raise reply[1]
-        _, results, nbytes = reply
-        shapes = next((r for r in results if not isinstance(r, BaseException)),
-                      [tuple(d or 0 for d in shape) for shape, _ in spec.values()])
-        arrays = [np.empty((len(paths),) + tuple(shape), dtype)
-                  for shape, (_, dtype) in zip(shapes, spec.values())]
-        failures, offset, buffer = {}, 0, self.buffer.at_least(nbytes)
-        for j, result in enumerate(results):
-            if isinstance(result, BaseException):
-                failures[j] = result
-                continue
-            if any(tuple(shape) != a.shape[1:] for a, shape in zip(arrays, result)):
-                failures[j] = DataError(paths[j], f"output shapes {result} differ from the "
-                                                  f"chunk's first video's {shapes}")
-            for a, shape in zip(arrays, result):
-                size = math.prod(shape) * a.itemsize
-                if j not in failures:  # the one copy of the frames in this process
-                    _bytes_of(a[j:j + 1])[:] = np.frombuffer(buffer, np.uint8, size, offset)
-                offset += size
-        return arrays, failures
+    def submit(self, slot, token, payload, paths, seeds, spec):
+        """Queue a chunk; a future of ``(arrays, failures)``, of ``_UNKNOWN``, or failing."""
+        future = Future()
+        with self._send_lock:
+            if self.process.poll() is not None and not self.pending:
+                future.set_exception(_WorkerDied(self.process.returncode))
+                return future
+            self.pending.append((future, slot, spec, len(paths)))
+            try:
+                self.requests.send((token, payload if token not in self.tokens else None,
+                                    paths, seeds, spec, slot))
+                self.tokens.add(token)
+            except OSError:  # died: the reader fails the pending futures
+                pass
+        return future
+
+    def _read(self):
+        while True:
+            try:
+                reply = self.replies.recv()
+            except (EOFError, OSError):
+                break
+            future, slot, spec, n = self.pending.popleft()
+            try:
+                if reply[0] == "ok":
+                    future.set_result(_read_arrays(self.buffers[slot].at_least(reply[2]),
+                                                   reply[1], spec, n))
+                elif reply[0] == _UNKNOWN:
+                    with self._send_lock:
+                        self.tokens.clear()
+                    future.set_result(_UNKNOWN)
+                else:
+                    future.set_exception(reply[1])
+            except Exception as exc:  # noqa: BLE001 - the waiting call re-raises it
+                future.set_exception(exc)
+            finally:
+                self._on_free(self, slot)
+        code = self.process.wait()
+        with self._send_lock:
+            pending, self.pending = list(self.pending), deque()
+        for future, slot, _, _ in pending:
+            future.set_exception(_WorkerDied(code))
+            self._on_free(self, slot)
+
+    def restart(self):
+        """Start a new process in place of a dead one (same buffers).
+
+        The old reader has failed every pending request once it exits;
+        until the new process is up, :meth:`submit` waits on the send lock.
+        """
+        self.reader.join()
+        with self._send_lock:
+            self.requests.close()
+            self.replies.close()
+            self._start()
 
     def close(self, timeout=5):
         self.requests.close()
@@ -155,10 +238,11 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.reader.join(timeout)
         self.replies.close()
-        if self.buffer.map is not None:
-            self.buffer.map.close()
-        self._buffer_file.close()
+        for buffer, file in zip(self.buffers, self._files):
+            buffer.close()
+            file.close()
 
 
 class DecodePool:
@@ -181,40 +265,50 @@ class DecodePool:
         if int(num_workers) < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers}")
         self.num_workers = int(num_workers)
-        self._idle = queue.Queue()
+        self._free = queue.Queue()  # (worker, slot): a request a worker can take now
         self._lock = threading.Lock()
-        self._all = [_Worker() for _ in range(self.num_workers)]
+        self._workers = []
         try:
-            for worker in self._all:
-                worker.wait_ready()
+            for _ in range(self.num_workers):
+                self._workers.append(_Worker(self._free_slot))
         except RuntimeError:
             self.close()
             raise
-        for worker in self._all:
-            self._idle.put(worker)
+        for slot in range(SLOTS):
+            for worker in self._workers:
+                self._free.put((worker, slot))
+
+    def _free_slot(self, worker, slot):
+        self._free.put((worker, slot))
 
     def run(self, token, payload, paths, seeds, spec):
-        """Load a chunk of files in the next idle worker (blocks while all are busy).
+        """Load a chunk of files in the first free worker slot.
 
         A worker that dies is replaced; the chunk is then loaded again one
         file per request, so only the file that kills a worker is reported
         (as a :class:`DataError` in ``failures``).
         """
-        worker = self._idle.get()
+        worker, slot = self._free.get()
         try:
-            return worker.load(token, payload, paths, seeds, spec)
-        except (EOFError, OSError) as exc:
-            if worker.process.poll() is None and not isinstance(exc, EOFError):
-                raise
-            code = worker.process.wait()
-            worker = self._replace(worker)
-        finally:
-            self._idle.put(worker)
-        if len(paths) == 1:
-            how = f"signal {-code}" if code < 0 else f"exit code {code}"
-            zeros = [np.zeros((1,) + tuple(d or 0 for d in shape), dtype) for shape, dtype in spec.values()]
-            return zeros, {0: DataError(paths[0], f"the decoding worker process died ({how}) "
-                                                  "while loading this file")}
+            result = worker.submit(slot, token, payload, paths, seeds, spec).result()
+            if result is _UNKNOWN:  # the worker dropped the loader: send it again
+                worker, slot = self._free.get()
+                result = worker.submit(slot, token, payload, paths, seeds, spec).result()
+        except _WorkerDied as died:
+            self._replace(worker)
+            if len(paths) == 1:
+                zeros = [np.zeros((1,) + tuple(d or 0 for d in shape), dtype)
+                         for shape, dtype in spec.values()]
+                return zeros, {0: DataError(paths[0], f"the decoding worker process died "
+                                                      f"({died}) while loading this file")}
+            return self._one_by_one(token, payload, paths, seeds, spec)
+        arrays, failures = result
+        for j, exc in failures.items():  # name the file in shape errors found here
+            if isinstance(exc, DataError) and exc.path == "?":
+                failures[j] = DataError(paths[j], exc.reason)
+        return arrays, failures
+
+    def _one_by_one(self, token, payload, paths, seeds, spec):
         parts = [self.run(token, payload, [p], [s], spec) for p, s in zip(paths, seeds)]
         template = next((part for part, failed in parts if not failed), parts[0][0])
         arrays = [np.empty((len(paths),) + a.shape[1:], a.dtype) for a in template]
@@ -227,24 +321,21 @@ class DecodePool:
                     array[j] = row[0]
         return arrays, failures
 
-    def _replace(self, dead):
-        dead.close(timeout=0)
-        worker = _Worker()
-        worker.wait_ready()
-        with self._lock:
-            self._all[self._all.index(dead)] = worker
-        return worker
+    def _replace(self, worker):
+        with self._lock:  # the first call to notice restarts it; the others find it alive
+            if worker.process.poll() is not None:
+                worker.restart()
 
     @property
     def pids(self):
         """Process ids of the current workers."""
         with self._lock:
-            return [w.process.pid for w in self._all]
+            return [w.process.pid for w in self._workers]
 
     def close(self):
-        """Stop the workers (each finishes its current file first)."""
+        """Stop the workers (each finishes its current chunk first)."""
         with self._lock:
-            workers, self._all = self._all, []
+            workers, self._workers = self._workers, []
         for worker in workers:
             worker.close()
 
@@ -357,7 +448,24 @@ def _portable(exc, path):
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _serve(request_fd, reply_fd, buffer_fd):
+def _load_chunk(loader, paths, seeds, spec):
+    """Per file: its arrays' shapes or the (picklable) exception; and all arrays in order."""
+    results, outputs = [], []
+    for path, seed in zip(paths, seeds):
+        try:
+            arrays = check_outputs(loader(path, seed), spec, path)
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the pipeline
+            if not isinstance(exc, BAD_INPUT_ERRORS):
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}\n(in the decoding worker:\n"
+                                   f"{traceback.format_exc()})")
+            results.append(_portable(exc, path))
+            continue
+        results.append([a.shape for a in arrays])
+        outputs.extend(np.ascontiguousarray(a) for a in arrays)
+    return results, outputs
+
+
+def _serve(request_fd, reply_fd, *buffer_fds):
     """Worker loop: load chunks of files until the pipeline closes the request pipe."""
     import cv2
 
@@ -365,12 +473,12 @@ def _serve(request_fd, reply_fd, buffer_fd):
     cv2.setNumThreads(1)  # parallelism is across workers
     requests = Connection(request_fd, writable=False)
     replies = Connection(reply_fd, readable=False)
-    buffer = _Buffer(buffer_fd)
+    buffers = [_Buffer(fd) for fd in buffer_fds]
     loaders = OrderedDict()
     replies.send(("ready", os.getpid()))
     while True:
         try:
-            token, payload, paths, seeds, spec = requests.recv()
+            token, payload, paths, seeds, spec, slot = requests.recv()
         except EOFError:
             return
         if payload is not None:
@@ -385,24 +493,13 @@ def _serve(request_fd, reply_fd, buffer_fd):
             while len(loaders) > _CACHED_LOADERS:
                 loaders.popitem(last=False)
         if token not in loaders:
-            replies.send(("unknown",))
+            replies.send((_UNKNOWN,))
             continue
         loaders.move_to_end(token)
-        results, outputs = [], []
-        for path, seed in zip(paths, seeds):
-            try:
-                arrays = check_outputs(loaders[token](path, seed), spec, path)
-            except Exception as exc:  # noqa: BLE001 - every failure goes back to the pipeline
-                if not isinstance(exc, BAD_INPUT_ERRORS):
-                    exc = RuntimeError(f"{type(exc).__name__}: {exc}\n(in the decoding worker:\n"
-                                       f"{traceback.format_exc()})")
-                results.append(_portable(exc, path))
-                continue
-            results.append([a.shape for a in arrays])
-            outputs.extend(arrays)
+        results, outputs = _load_chunk(loaders[token], paths, seeds, spec)
         nbytes = sum(a.nbytes for a in outputs)
         try:
-            view, offset = buffer.at_least(nbytes), 0
+            view, offset = buffers[slot].at_least(nbytes), 0
         except OSError as exc:
             replies.send(("error", RuntimeError(
                 f"the decoding worker cannot grow its output buffer to {nbytes / 2**20:.0f} MiB "
@@ -410,10 +507,10 @@ def _serve(request_fd, reply_fd, buffer_fd):
                 "batches")))
             continue
         for a in outputs:
-            np.frombuffer(view, np.uint8, a.nbytes, offset)[:] = _bytes_of(np.ascontiguousarray(a))
+            np.frombuffer(view, np.uint8, a.nbytes, offset)[:] = _bytes_of(a)
             offset += a.nbytes
         replies.send(("ok", results, nbytes))
 
 
 if __name__ == "__main__":
-    _serve(*map(int, sys.argv[1:4]))
+    _serve(*map(int, sys.argv[1:]))

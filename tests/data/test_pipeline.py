@@ -289,6 +289,11 @@ def test_decoders_run_concurrently_in_a_private_pool():
     spec = {"rgb": ((1, 2, 2, 3), "uint8")}
     ds = build_pipeline(tf.data.Dataset.range(4), load_each(load, spec), spec, batch_size=4)
     assert ds.options().threading.private_threadpool_size == default_parallel_calls() + 2
+    # fixed parallelism: no autotuning, whose thread delayed every iterator's deletion
+    assert ds.options().autotune.enabled is False
+    tuned = build_pipeline(tf.data.Dataset.range(4), load_each(load, spec), spec,
+                           num_parallel_calls=tf.data.AUTOTUNE)
+    assert tuned.options().autotune.enabled is True
     assert default_parallel_calls() >= 2
     (clips, labels), = list(ds)
     assert clips.shape == (4, 1, 2, 2, 3) and sorted(met) == [0, 1]
