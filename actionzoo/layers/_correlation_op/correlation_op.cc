@@ -814,11 +814,12 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
                         int64_t begin, int64_t end) {
   const DispGeo f(s);
   const int64_t xframe = s.H * s.W * s.C, xrow = s.W * s.C, nout = s.G * s.KK;
-  const int64_t F = std::min(kLockstep, end - begin);
   // Each frame's rows i - D*R .. i + D + D*R in a ring, converted once per
   // frame; two prev rows (when the prev frame is not in the group); two
-  // output rows.
+  // output rows. The rings of a group should fit in L2 (~1.5 MB here).
   const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
+  const int64_t F = std::max<int64_t>(
+      1, std::min({kLockstep, end - begin, (int64_t{3} << 19) / (slots * f.row * 4)}));
   Scratch qbuf(0, F * slots * f.row), pbuf(4, 2 * f.row), wbuf(2, F * s.K * s.g * V),
       obuf(3, 2 * f.opix * nout + V);
   if (!qbuf.ok() || !pbuf.ok() || !wbuf.ok() || !obuf.ok()) return false;
