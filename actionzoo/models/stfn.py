@@ -1,5 +1,6 @@
 """Spatio-temporal fusion network of Cho & Foroosh (Sec. 3, Fig. 4, Fig. 5, Eq. 1)."""
 import keras
+import numpy as np
 
 from actionzoo.layers.residual_inception_1d import ResidualInception1D
 from actionzoo.layers.score_fusion import ScoreFusion
@@ -25,7 +26,7 @@ def _head(x, num_classes, dropout, prefix):
 def stfn(n_segments, feature_dim, num_classes, filters=None, fusion="avg",
          direction="bidirectional", architecture="a", n_blocks=1, dropout=0.0,
          score_fusion="softmax", kernel_sizes=(2, 3, 4, 5), kernel_regularizer=None,
-         name="stfn"):
+         input_mean=None, input_scale=None, name="stfn"):
     """Build STFN over appearance and motion feature sequences.
 
     Inputs are two sequences of per-segment CNN features, ``appearance`` and
@@ -81,6 +82,13 @@ def stfn(n_segments, feature_dim, num_classes, filters=None, fusion="avg",
         Res-Inc branch kernels.
     kernel_regularizer : str or keras.regularizers.Regularizer, optional
         Regulariser of every Res-Inc convolution kernel.
+    input_mean, input_scale : array-like of shape (2, feature_dim), optional
+        Per-feature standardisation of the appearance (row 0) and motion
+        (row 1) inputs, ``(x - mean) / scale``, as the first layers
+        (``"appearance_standardize"`` / ``"motion_standardize"``), so the
+        model takes raw features. Both or neither. Not in the paper (whose
+        inputs are features of fine-tuned networks); :class:`actionzoo.STFN`
+        passes the training features' statistics (``standardize=True``).
     name : str, default="stfn"
         Model name.
 
@@ -121,18 +129,34 @@ def stfn(n_segments, feature_dim, num_classes, filters=None, fusion="avg",
     block_kwargs = {"kernel_sizes": tuple(kernel_sizes),
                     "kernel_regularizer": kernel_regularizer}
 
+    if (input_mean is None) != (input_scale is None):
+        raise ValueError("give both input_mean and input_scale, or neither")
+
     appearance = keras.Input((n_segments, feature_dim), name="appearance")
     motion = keras.Input((n_segments, feature_dim), name="motion")
+    x_app, x_mot = appearance, motion
+    if input_mean is not None:
+        mean = np.asarray(input_mean, dtype="float64")
+        scale = np.asarray(input_scale, dtype="float64")
+        if mean.shape != (2, feature_dim) or scale.shape != (2, feature_dim):
+            raise ValueError(f"input_mean and input_scale must have shape (2, {feature_dim}), "
+                             f"got {mean.shape} and {scale.shape}")
+        if not np.all(scale > 0):
+            raise ValueError("input_scale must be positive")
+        x_app, x_mot = (keras.layers.Normalization(axis=-1, mean=mean[i], variance=scale[i] ** 2,
+                                                   name=f"{stream}_standardize")(x)
+                        for i, (stream, x) in enumerate((("appearance", appearance),
+                                                         ("motion", motion))))
 
     if architecture == "c":
-        x = keras.layers.Concatenate(axis=-1, name="feature_concat")([appearance, motion])
+        x = keras.layers.Concatenate(axis=-1, name="feature_concat")([x_app, x_mot])
         x = _blocks(x, n_blocks, 2 * filters, "fused", block_kwargs)
         pooled = keras.layers.GlobalAveragePooling1D(name="fused_pool")(x)
         logits = _head(pooled, num_classes, dropout, "fused")
         return keras.Model([appearance, motion], logits, name=name)
 
-    p_a = _blocks(appearance, n_blocks, filters, "appearance", block_kwargs)
-    p_m = _blocks(motion, n_blocks, filters, "motion", block_kwargs)
+    p_a = _blocks(x_app, n_blocks, filters, "appearance", block_kwargs)
+    p_m = _blocks(x_mot, n_blocks, filters, "motion", block_kwargs)
     fused = FUSIONS[fusion](name=f"fusion_{fusion}")([p_a, p_m])
     x_a = fused if direction in ("bidirectional", "m_to_a") else p_a
     x_m = fused if direction in ("bidirectional", "a_to_m") else p_m

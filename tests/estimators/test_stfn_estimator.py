@@ -158,3 +158,34 @@ def test_learns_motion_evidence():
     est = STFN(optimizer="adam", learning_rate=1e-2, epochs=20, batch_size=10,
                random_state=0).fit(X_train, y_train)
     assert est.score(X_test, y_test) >= 0.8
+
+
+def test_standardizes_each_stream_inside_the_model():
+    """standardize=True: per-stream feature mean/std of the training sequences
+    are fitted attributes and the model's first layers; a per-feature affine
+    change of the inputs (ReLU features of another scale) then leaves the fit
+    unchanged. False: raw features, no such layers."""
+    est = STFN(**TINY).fit(X, Y)
+    for stream in (0, 1):
+        flat = X[:, stream].reshape(-1, X.shape[-1])
+        np.testing.assert_allclose(est.feature_mean_[stream], flat.mean(0), atol=1e-5)
+        np.testing.assert_allclose(est.feature_scale_[stream], flat.std(0), rtol=1e-5)
+    assert {"appearance_standardize", "motion_standardize"} <= {
+        layer.name for layer in est.model_.layers}
+    rng = np.random.default_rng(3)
+    scale = rng.uniform(0.01, 20, size=(1, 2, 1, X.shape[-1])).astype("float32")
+    shift = rng.uniform(-5, 5, size=(1, 2, 1, X.shape[-1])).astype("float32")
+    moved = STFN(**TINY).fit(X * scale + shift, Y)
+    np.testing.assert_allclose(moved.predict_proba(X * scale + shift), est.predict_proba(X),
+                               atol=2e-3)
+    raw = STFN(standardize=False, **TINY).fit(X, Y)
+    assert raw.feature_mean_ is None and raw.feature_scale_ is None
+    assert not any("standardize" in layer.name for layer in raw.model_.layers)
+
+
+def test_constant_features_keep_scale_one():
+    const = X.copy()
+    const[:, 0, :, 2] = 7.0
+    est = STFN(**TINY).fit(const, Y)
+    assert est.feature_scale_[0, 2] == 1.0 and np.isclose(est.feature_mean_[0, 2], 7.0)
+    assert np.isfinite(est.predict_proba(const)).all()
