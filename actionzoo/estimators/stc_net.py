@@ -1,4 +1,5 @@
 """STCNet: 3D ResNet/ResNeXt with spatio-temporal channel correlation (Diba et al.)."""
+import copy
 import math
 from numbers import Integral, Real
 
@@ -227,8 +228,11 @@ class STCNet(ClipClassifierBase):
         teacher_preprocess : callable, optional
             Applied to the teacher's frames, given as float32 pixels 0..255
             (e.g. ``keras.applications.resnet.preprocess_input``). Default:
-            the 3D network's own input (normalised, or temporally centred
-            with ``temporal_center``; then no ``teacher_preprocess``).
+            the frames normalised as ``(x / 255 - 0.45) / 0.225``. The
+            teacher always sees the RGB frames (paper Fig. 2: "the 2D network
+            operates on RGB frames"), also with ``temporal_center=True``,
+            where only the 3D network's clip is temporally centred (a
+            centred frame is no image an image-trained teacher knows).
 
         Returns
         -------
@@ -238,9 +242,6 @@ class STCNet(ClipClassifierBase):
         if not isinstance(teacher, keras.Model):
             raise TypeError(f"teacher must be a keras.Model, got {type(teacher).__name__}")
         inputs = self._check_X(X_unlabelled, reset=True)
-        if teacher_preprocess is not None and self.temporal_center:
-            raise ValueError("teacher_preprocess needs pixels, which temporal_center=True "
-                             "removes; the teacher then sees the student's centred input")
         if int(batch_size) < 2 or int(epochs) < 1:
             raise ValueError(f"transfer_from_2d needs batch_size >= 2 (negative pairs come "
                              f"from the same mini-batch) and epochs >= 1; got "
@@ -265,12 +266,17 @@ class STCNet(ClipClassifierBase):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"], run_eagerly=epochs * steps < self._graph_min_steps)
 
-        def to_teacher(clips):
+        def to_teacher(frames):
             if teacher_preprocess is None:
-                return clips
-            return teacher_preprocess((clips * PIXEL_STD + PIXEL_MEAN) * 255.0)
+                return frames
+            return teacher_preprocess((frames * PIXEL_STD + PIXEL_MEAN) * 255.0)
 
-        batches = self._training_batches(inputs, np.zeros(len(inputs), "int32"), None, seed)
+        # Clips are drawn un-centred: the teacher gets the RGB frames, the
+        # student its own input (centred here if temporal_center).
+        rgb_source = copy.copy(self)
+        rgb_source.temporal_center = False
+        batches = rgb_source._training_batches(inputs, np.zeros(len(inputs), "int32"), None,
+                                               seed)
         # batch_size above is the estimator's; re-batch to the transfer batch size.
         history = {"loss": [], "accuracy": []}
         bar = EpochProgressBar(epochs, "transfer_from_2d") if self.verbose else None
@@ -281,9 +287,15 @@ class STCNet(ClipClassifierBase):
             for clips in _rebatch(_iterate(batches), batch_size):
                 if len(clips) < 2:
                     continue
-                frames, pair_clips, match = correspondence_pairs(clips, random_state=rng)
-                loss, accuracy = network.train_on_batch([to_teacher(frames), pair_clips],
-                                                        match, return_dict=False)[:2]
+                student_clips = clips
+                if self.temporal_center:  # = normalize_pixels(pixels, temporal_center=True)
+                    student_clips = clips - clips.mean(axis=1, keepdims=True)
+                # One pairing for both views: RGB channels 0-2, student input 3-5.
+                frames, pair_clips, match = correspondence_pairs(
+                    np.concatenate([clips, student_clips], axis=-1), random_state=rng)
+                loss, accuracy = network.train_on_batch(
+                    [to_teacher(frames[..., :3]), pair_clips[..., 3:]], match,
+                    return_dict=False)[:2]
                 losses.append(float(loss))
                 accuracies.append(float(accuracy))
             history["loss"].append(float(np.mean(losses)))
