@@ -629,10 +629,6 @@ inline v16 BroadcastGroup(const float* p) {
   return (v16)_mm512_broadcast_f32x4(_mm_loadu_ps(p));
 }
 
-inline void DispStore(const DispGeo& f, float* d, v16 acc) {
-  _mm512_mask_storeu_ps(d, static_cast<__mmask16>((1u << f.KG) - 1), (__m512)acc);
-}
-
 // Calls f(std::integral_constant<int, 0>) .. f(std::integral_constant<int, N-1>).
 template <typename F, int... I>
 inline void UnrollImpl(F&& f, std::integer_sequence<int, I...>) {
@@ -675,9 +671,13 @@ inline void DispBlock(const Geometry& s, const DispGeo& f, const float* P, const
       acc[jj] += (BroadcastGroup<G>(p + jj * G) * wv) * Window<G, jj>(A);
     });
   }
-  const int64_t nout = s.G * s.KK;
-  for (int jj = 0; jj < J; ++jj)
-    DispStore(f, ob + (s.D * (n0 + jj) + ph) * nout + ky * f.KG, acc[jj]);
+  const __mmask16 mask = static_cast<__mmask16>((1u << f.KG) - 1);
+  const int64_t step = s.D * s.G * s.KK;
+  float* const o = ob + (s.D * n0 + ph) * (s.G * s.KK) + ky * f.KG;
+  Unroll<J>([&](auto jc) {
+    constexpr int jj = decltype(jc)::value;
+    _mm512_mask_storeu_ps(o + jj * step, mask, (__m512)acc[jj]);
+  });
 }
 
 // Output rows a = i and b = i + D, kernel rows m of a and m - 1 of b, which
@@ -703,12 +703,15 @@ inline void DispBlockPair(const Geometry& s, const DispGeo& f, const float* Pa,
       acc_b[jj] += (BroadcastGroup<G>(pb + jj * G) * wb) * qv;
     });
   }
-  const int64_t nout = s.G * s.KK;
-  for (int jj = 0; jj < J; ++jj) {
-    const int64_t o = (s.D * (n0 + jj) + ph) * nout;
-    DispStore(f, oba + o + m * f.KG, acc_a[jj]);
-    DispStore(f, obb + o + (m - 1) * f.KG, acc_b[jj]);
-  }
+  const __mmask16 mask = static_cast<__mmask16>((1u << f.KG) - 1);
+  const int64_t step = s.D * s.G * s.KK, o = (s.D * n0 + ph) * (s.G * s.KK);
+  float* const oa = oba + o + m * f.KG;
+  float* const ob = obb + o + (m - 1) * f.KG;
+  Unroll<J>([&](auto jc) {
+    constexpr int jj = decltype(jc)::value;
+    _mm512_mask_storeu_ps(oa + jj * step, mask, (__m512)acc_a[jj]);
+    _mm512_mask_storeu_ps(ob + jj * step, mask, (__m512)acc_b[jj]);
+  });
 }
 
 // Kernel row m of row a (m < K) and/or m - 1 of row b (Pb set, m > 0), one
