@@ -110,6 +110,9 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Bad video files in ``fit``: ``"raise"`` stops with an error naming
         the file; ``"skip"`` leaves it out with a warning and records it in
         ``skipped_``. Prediction always raises (every row needs an output).
+    num_workers : int
+        Decoding processes for video-path inputs (``0``: threads of this
+        process; ``-1``: one per core); see :func:`actionzoo.data.make_dataset`.
     """
 
     _clip_parameter_constraints = {
@@ -124,6 +127,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "warmup_epochs": [Interval(Real, 0, None, closed="left")],
         "temporal_center": ["boolean"],
         "on_error": [StrOptions({"raise", "skip"})],
+        "num_workers": [Interval(Integral, -1, None, closed="left")],
         "weights": [str, os.PathLike, None],
     }
     _parameter_constraints = {**KerasClassifierBase._parameter_constraints,
@@ -213,6 +217,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
                           frame_size=loader.frame_size, batch_size=self.batch_size,
                           shuffle=shuffle, seed=seed, on_error=self.on_error,
+                          num_workers=self.num_workers,
                           skip_log=getattr(self, "_fit_skip_log", None),
                           return_index=sample_weight is not None)
         if self.on_error == "raise":  # every file gives a batch element: length known
@@ -397,7 +402,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             ds = make_dataset(inputs, None, loader.sampler, loader.transform,
                               frame_size=loader.frame_size, batch_size=per_batch,
-                              on_error="raise")
+                              on_error="raise", num_workers=self.num_workers)
             with _file_errors_as_value_errors():
                 for clips in ds:
                     outputs.append(run(clips))

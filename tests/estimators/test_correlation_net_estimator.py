@@ -37,6 +37,16 @@ def test_paths_and_arrays_give_the_same_predictions(videos):
     np.testing.assert_allclose(clf.transform(paths), clf.transform(frames), atol=1e-4)
 
 
+def test_decoding_in_worker_processes_fits_the_same_model(videos):
+    """num_workers only moves the decoding: same clips, so the same fitted weights."""
+    paths, y, _ = videos
+    here = CorrelationNet(**TINY).fit(paths, y)
+    there = CorrelationNet(**TINY, num_workers=2).fit(paths, y)
+    np.testing.assert_allclose(there.predict_proba(paths), here.predict_proba(paths), atol=1e-5)
+    with pytest.raises(ValueError, match="num_workers"):
+        CorrelationNet(**TINY, num_workers=-2).fit(paths, y)
+
+
 def test_predictions_average_the_test_views(videos):
     paths, y, frames = videos
     clf = CorrelationNet(**{**TINY, "test_clips": 3}).fit(frames, y)
