@@ -763,15 +763,18 @@ inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const
                      const float* const* Qm, int64_t m_begin, int64_t m_end, const float* Wd,
                      float* oba, float* obb, Prefetcher* pf) {
   constexpr int J = DispGeo::J;
-  for (int64_t m = m_begin; m < m_end; ++m)
-    for (int64_t ph = 0; ph < s.D; ++ph) {
-      const int64_t wn = (s.W - ph + s.D - 1) / s.D;
-      int64_t n = 0;
-      for (; n + J <= wn; n += J) {
+  // Kernel rows innermost: a block's prev pixels and output pixels stay in
+  // L1 while all its kernel rows are computed.
+  for (int64_t ph = 0; ph < s.D; ++ph) {
+    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
+    int64_t n = 0;
+    for (; n + J <= wn; n += J)
+      for (int64_t m = m_begin; m < m_end; ++m) {
         pf->Step(16);
         DispBlockRows<G, J>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
       }
-      // The rest (< J pixels; n*G is still a multiple of 16).
+    // The rest (< J pixels; n*G is still a multiple of 16).
+    for (int64_t m = m_begin; m < m_end; ++m) {
       switch (wn - n) {
 #define AZ_TAIL(JJ) \
   case JJ: DispBlockRows<G, JJ>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m); break;
@@ -780,6 +783,7 @@ inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const
         default: break;
       }
     }
+  }
 }
 
 inline void DispRowsDispatch(const Geometry& s, const DispGeo& f, const float* Pa,
