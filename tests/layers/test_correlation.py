@@ -289,11 +289,17 @@ def test_large_kernel_uses_xla_path():
     ((3, 2, 4, 9, 16), 7, 1, 8),     # H < rows a kernel spans, pairs and single rows
     ((1, 5, 9, 44, 64), 3, 2, 16),   # G=4 (K*G=12), D=2
     ((2, 1, 6, 8, 128), 3, 1, 32),   # G=4, L=1 (prev = the frame itself)
+    ((1, 4, 14, 14, 128), 7, 2, 32),  # G=4, K*G=28 (2 chunks), CorrNet res3 at 112
+    ((2, 3, 9, 13, 32), 7, 1, 8),    # G=4, 2 chunks, odd width, B*L=6
+    ((1, 3, 7, 7, 256), 7, 2, 32),   # G=8, K*G=56 (4 chunks), CorrNet res4 at 112
+    ((1, 2, 8, 11, 40), 5, 2, 5),    # G=8, K*G=40 (3 chunks)
+    ((1, 2, 6, 9, 24), 3, 1, 3),     # G=8, K*G=24 (2 chunks)
+    ((1, 2, 10, 12, 36), 9, 1, 9),   # G=4, K*G=36: 3 chunks, pixel-vectorised path
 ])
 def test_custom_op_displacement_path(shape, k, d, g):
-    """Shapes for the displacement-vectorised forward of the C++ op (G of 2
-    or 4, K*G of 12..16 lanes): frames in lockstep across batch elements,
-    partial pixel blocks, phases, top and bottom rows."""
+    """Shapes for the displacement-vectorised forward of the C++ op (G of 2,
+    4 or 8, K*G in one to four 16-lane chunks): frames in lockstep across
+    batch elements, partial pixel blocks, phases, top and bottom rows."""
     rng = np.random.default_rng(13)
     x = rng.normal(size=shape).astype("float32")
     kernel = rng.normal(size=(shape[1], k, k, shape[-1])).astype("float32")

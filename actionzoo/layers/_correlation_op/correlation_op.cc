@@ -516,10 +516,12 @@ inline void InputGradPrevious(const Geometry& s, const Planes& pl, const float* 
 // or 4 and K*G fills 12..16 lanes (K = 7 or K = 3 and D any).
 #ifdef __AVX512F__
 struct DispGeo {
-  int64_t KG, Wn, nmain, S, row, opix;
-  static constexpr int J = 8;  // pixels per register block
+  int64_t KG, NC, VW, J, Wn, nmain, S, row, opix;
   explicit DispGeo(const Geometry& s) {
     KG = s.K * s.G;
+    NC = Chunks(s);
+    VW = NC * V;
+    J = PixelsPerBlock(NC);
     Wn = (s.W + s.D - 1) / s.D;
     nmain = Wn / J;
     // Plane row: positions -R .. Wn + R - 1 (written in whole vectors of
@@ -528,16 +530,27 @@ struct DispGeo {
     S = (Wn + 2 * s.R + pv - 1) / pv * V;
     for (int64_t ph = 0; ph < s.D; ++ph) {
       const int64_t wn = (s.W - ph + s.D - 1) / s.D, tail = wn % J;
-      if (wn >= J) S = std::max(S, (wn / J * J - J) * s.G + NA(s.G, J) * V);
-      if (tail) S = std::max(S, (wn / J * J) * s.G + NA(s.G, tail) * V);
+      if (wn >= J) S = std::max(S, (wn / J * J - J) * s.G + NA(s.G, J, NC) * V);
+      if (tail) S = std::max(S, (wn / J * J) * s.G + NA(s.G, tail, NC) * V);
     }
     row = s.g * s.D * S;
     opix = s.W;
   }
   // Aligned vectors that hold the windows of J pixels.
-  static int64_t NA(int64_t G, int64_t J) { return ((J - 1) * G + V - 1) / V + 1; }
+  static constexpr int64_t NA(int64_t G, int64_t J, int64_t NC) {
+    return ((J - 1) * G + (NC - 1) * V + V - 1) / V + 1;
+  }
+  // 16-lane chunks per pixel and kernel row (K*G lanes).
+  static int64_t Chunks(const Geometry& s) { return (s.K * s.G + V - 1) / V; }
+  // Pixels per register block: J * NC accumulators per output row.
+  static constexpr int64_t PixelsPerBlock(int64_t NC) { return NC == 1 ? 8 : NC == 2 ? 4 : 2; }
+  // G = 2, 4 or 8, the K*G lanes fill at least 3/4 of their chunks, and
+  // J*G is a multiple of 16 (blocks start on aligned vectors): one chunk for
+  // G = 2, up to two for G = 4, up to four for G = 8.
   static bool Usable(const Geometry& s) {
-    return (s.G == 2 || s.G == 4) && s.K * s.G <= V && 4 * s.K * s.G >= 3 * V;
+    const int64_t nc = Chunks(s);
+    return (s.G == 2 || s.G == 4 || s.G == 8) && nc <= s.G / 2 &&
+           4 * s.K * s.G >= 3 * nc * V;
   }
 };
 
@@ -604,17 +617,17 @@ inline void RowToDisp(const Geometry& s, const DispGeo& f, const float* src, flo
   }
 }
 
-// Wd[(ky*g + c')*16 + e] = w[t][ky][kx][gi*g + c'] / g for e = kx*G + gi
-// < K*G, zero in the spare lanes.
+// Wd[(ky*g + c')*VW + e] = w[t][ky][kx][gi*g + c'] / g for e = kx*G + gi
+// < K*G, zero in the spare lanes (VW = 16 * chunks).
 inline void DispWeights(const Geometry& s, const DispGeo& f, const float* w_t, float* Wd) {
   const float scale = 1.0f / s.g;
-  std::fill(Wd, Wd + s.K * s.g * V, 0.f);
+  std::fill(Wd, Wd + s.K * s.g * f.VW, 0.f);
   for (int64_t ky = 0; ky < s.K; ++ky)
     for (int64_t kx = 0; kx < s.K; ++kx)
       for (int64_t gi = 0; gi < s.G; ++gi) {
         const float* src = w_t + (ky * s.K + kx) * s.C + gi * s.g;
-        float* dst = Wd + ky * s.g * V + kx * s.G + gi;
-        for (int64_t c = 0; c < s.g; ++c) dst[c * V] = scale * src[c];
+        float* dst = Wd + ky * s.g * f.VW + kx * s.G + gi;
+        for (int64_t c = 0; c < s.g; ++c) dst[c * f.VW] = scale * src[c];
       }
 }
 
@@ -626,7 +639,8 @@ inline v16 BroadcastGroup(const float* p) {
     std::memcpy(&d, p, sizeof(d));
     return (v16)_mm512_castpd_ps(_mm512_set1_pd(d));
   }
-  return (v16)_mm512_broadcast_f32x4(_mm_loadu_ps(p));
+  if (G == 4) return (v16)_mm512_broadcast_f32x4(_mm_loadu_ps(p));
+  return (v16)_mm512_broadcast_f32x8(_mm256_loadu_ps(p));
 }
 
 // Calls f(std::integral_constant<int, 0>) .. f(std::integral_constant<int, N-1>).
@@ -643,90 +657,116 @@ inline void Unroll(F&& f) {
 // block's aligned vectors A: aligned loads and a lane shift (one shuffle)
 // instead of an unaligned load per window. Those straddle cache lines and
 // were the bottleneck (about 3 cycles each).
-template <int G, int JJ>
+template <int G, int JJ, int CH = 0>
 inline v16 Window(const v16* A) {
-  constexpr int e = JJ * G, k = e / V, sh = e % V;
+  constexpr int e = JJ * G + CH * V, k = e / V, sh = e % V;
   if (sh == 0) return A[k];
   return (v16)_mm512_castsi512_ps(_mm512_alignr_epi32(
       _mm512_castps_si512((__m512)A[k + 1]), _mm512_castps_si512((__m512)A[k]), sh));
 }
 
+// Stores chunk ch of the K*G lanes of one pixel and kernel row.
+template <int NC, int CH>
+inline void DispStoreChunk(const DispGeo& f, float* d, v16 acc) {
+  if (CH + 1 < NC) return Store(d + CH * V, acc);
+  _mm512_mask_storeu_ps(d + CH * V, static_cast<__mmask16>((1u << (f.KG - CH * V)) - 1),
+                        (__m512)acc);
+}
+
 // J pixels n0 .. n0+J-1 of phase ph of one output row and one kernel row ky
-// (its input row Q, weights Wd at ky, prev row P). n0*G is a multiple of 16,
-// so the block's vectors are aligned. Writes ob[j*nout + ky*KG + e].
-template <int G, int J>
+// (its input row Q, weights Wd at ky, prev row P), NC chunks of 16 lanes.
+// n0*G is a multiple of 16, so the block's vectors are aligned. Writes
+// ob[j*nout + ky*KG + e].
+template <int G, int J, int NC>
 inline void DispBlock(const Geometry& s, const DispGeo& f, const float* P, const float* Q,
                       const float* Wd, int64_t ph, int64_t n0, float* ob, int64_t ky) {
-  constexpr int NA = ((J - 1) * G + V - 1) / V + 1;  // aligned vectors per c'
+  constexpr int NA = DispGeo::NA(G, J, NC);  // aligned vectors per c'
   const int64_t cstride = s.D * f.S, off = ph * f.S + n0 * G;
-  v16 acc[J] = {};
+  v16 acc[J][NC] = {};
   for (int64_t c = 0; c < s.g; ++c) {
     const float* p = P + c * cstride + off + s.R * G;
     const float* q = Q + c * cstride + off;
-    const v16 wv = Load(Wd + c * V);
+    v16 wv[NC];
+    for (int ch = 0; ch < NC; ++ch) wv[ch] = Load(Wd + c * NC * V + ch * V);
     v16 A[NA];
     for (int k = 0; k < NA; ++k) A[k] = *reinterpret_cast<const v16*>(q + k * V);
     Unroll<J>([&](auto jc) {
       constexpr int jj = decltype(jc)::value;
-      acc[jj] += (BroadcastGroup<G>(p + jj * G) * wv) * Window<G, jj>(A);
+      const v16 pv = BroadcastGroup<G>(p + jj * G);
+      Unroll<NC>([&](auto cc) {
+        constexpr int ch = decltype(cc)::value;
+        acc[jj][ch] += (pv * wv[ch]) * Window<G, jj, ch>(A);
+      });
     });
   }
-  const __mmask16 mask = static_cast<__mmask16>((1u << f.KG) - 1);
   const int64_t step = s.D * s.G * s.KK;
   float* const o = ob + (s.D * n0 + ph) * (s.G * s.KK) + ky * f.KG;
   Unroll<J>([&](auto jc) {
     constexpr int jj = decltype(jc)::value;
-    _mm512_mask_storeu_ps(o + jj * step, mask, (__m512)acc[jj]);
+    Unroll<NC>([&](auto cc) {
+      constexpr int ch = decltype(cc)::value;
+      DispStoreChunk<NC, ch>(f, o + jj * step, acc[jj][ch]);
+    });
   });
 }
 
 // Output rows a = i and b = i + D, kernel rows m of a and m - 1 of b, which
 // read the same input row Q: each window serves two multiply-adds.
-template <int G, int J>
+template <int G, int J, int NC>
 inline void DispBlockPair(const Geometry& s, const DispGeo& f, const float* Pa,
                           const float* Pb, const float* Q, const float* Wa, const float* Wb,
                           int64_t ph, int64_t n0, float* oba, float* obb, int64_t m) {
-  constexpr int NA = ((J - 1) * G + V - 1) / V + 1;
+  constexpr int NA = DispGeo::NA(G, J, NC);
   const int64_t cstride = s.D * f.S, off = ph * f.S + n0 * G;
-  v16 acc_a[J] = {}, acc_b[J] = {};
+  v16 acc_a[J][NC] = {}, acc_b[J][NC] = {};
   for (int64_t c = 0; c < s.g; ++c) {
     const float* pa = Pa + c * cstride + off + s.R * G;
     const float* pb = Pb + c * cstride + off + s.R * G;
     const float* q = Q + c * cstride + off;
-    const v16 wa = Load(Wa + c * V), wb = Load(Wb + c * V);
+    v16 wa[NC], wb[NC];
+    for (int ch = 0; ch < NC; ++ch) {
+      wa[ch] = Load(Wa + c * NC * V + ch * V);
+      wb[ch] = Load(Wb + c * NC * V + ch * V);
+    }
     v16 A[NA];
     for (int k = 0; k < NA; ++k) A[k] = *reinterpret_cast<const v16*>(q + k * V);
     Unroll<J>([&](auto jc) {
       constexpr int jj = decltype(jc)::value;
-      const v16 qv = Window<G, jj>(A);
-      acc_a[jj] += (BroadcastGroup<G>(pa + jj * G) * wa) * qv;
-      acc_b[jj] += (BroadcastGroup<G>(pb + jj * G) * wb) * qv;
+      Unroll<NC>([&](auto cc) {
+        constexpr int ch = decltype(cc)::value;
+        const v16 qv = Window<G, jj, ch>(A);
+        acc_a[jj][ch] += (BroadcastGroup<G>(pa + jj * G) * wa[ch]) * qv;
+        acc_b[jj][ch] += (BroadcastGroup<G>(pb + jj * G) * wb[ch]) * qv;
+      });
     });
   }
-  const __mmask16 mask = static_cast<__mmask16>((1u << f.KG) - 1);
   const int64_t step = s.D * s.G * s.KK, o = (s.D * n0 + ph) * (s.G * s.KK);
   float* const oa = oba + o + m * f.KG;
   float* const ob = obb + o + (m - 1) * f.KG;
   Unroll<J>([&](auto jc) {
     constexpr int jj = decltype(jc)::value;
-    _mm512_mask_storeu_ps(oa + jj * step, mask, (__m512)acc_a[jj]);
-    _mm512_mask_storeu_ps(ob + jj * step, mask, (__m512)acc_b[jj]);
+    Unroll<NC>([&](auto cc) {
+      constexpr int ch = decltype(cc)::value;
+      DispStoreChunk<NC, ch>(f, oa + jj * step, acc_a[jj][ch]);
+      DispStoreChunk<NC, ch>(f, ob + jj * step, acc_b[jj][ch]);
+    });
   });
 }
 
 // Kernel row m of row a (m < K) and/or m - 1 of row b (Pb set, m > 0), one
 // block of J pixels.
-template <int G, int J>
+template <int G, int J, int NC>
 inline void DispBlockRows(const Geometry& s, const DispGeo& f, const float* Pa,
                           const float* Pb, const float* Q, const float* Wd, int64_t ph,
                           int64_t n0, float* oba, float* obb, int64_t m) {
+  const int64_t wk = s.g * f.VW;
   if (Pb && m > 0 && m < s.K)
-    DispBlockPair<G, J>(s, f, Pa, Pb, Q, Wd + m * s.g * V, Wd + (m - 1) * s.g * V, ph, n0,
-                        oba, obb, m);
+    DispBlockPair<G, J, NC>(s, f, Pa, Pb, Q, Wd + m * wk, Wd + (m - 1) * wk, ph, n0, oba,
+                            obb, m);
   else if (m < s.K)
-    DispBlock<G, J>(s, f, Pa, Q, Wd + m * s.g * V, ph, n0, oba, m);
+    DispBlock<G, J, NC>(s, f, Pa, Q, Wd + m * wk, ph, n0, oba, m);
   else
-    DispBlock<G, J>(s, f, Pb, Q, Wd + (m - 1) * s.g * V, ph, n0, obb, m - 1);
+    DispBlock<G, J, NC>(s, f, Pb, Q, Wd + (m - 1) * wk, ph, n0, obb, m - 1);
 }
 
 // Prefetches input rows that the next row (pair) will convert into L2, a
@@ -758,11 +798,11 @@ struct Prefetcher {
 
 // Output row a (and b = a + D if Pb): input rows Qm[m] = i + D*(m - R) for m
 // in [m_begin, m_end) are inside the frame; m = K only exists for b.
-template <int G>
+template <int G, int NC>
 inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const float* Pb,
                      const float* const* Qm, int64_t m_begin, int64_t m_end, const float* Wd,
                      float* oba, float* obb, Prefetcher* pf) {
-  constexpr int J = DispGeo::J;
+  constexpr int J = DispGeo::PixelsPerBlock(NC);
   // Kernel rows innermost: a block's prev pixels and output pixels stay in
   // L1 while all its kernel rows are computed.
   for (int64_t ph = 0; ph < s.D; ++ph) {
@@ -771,13 +811,15 @@ inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const
     for (; n + J <= wn; n += J)
       for (int64_t m = m_begin; m < m_end; ++m) {
         pf->Step(16);
-        DispBlockRows<G, J>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
+        DispBlockRows<G, J, NC>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
       }
     // The rest (< J pixels; n*G is still a multiple of 16).
     for (int64_t m = m_begin; m < m_end; ++m) {
       switch (wn - n) {
-#define AZ_TAIL(JJ) \
-  case JJ: DispBlockRows<G, JJ>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m); break;
+#define AZ_TAIL(JJ)                                                                  \
+  case JJ:                                                                           \
+    DispBlockRows<G, (JJ < J ? JJ : 1), NC>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m); \
+    break;
         AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
 #undef AZ_TAIL
         default: break;
@@ -790,8 +832,11 @@ inline void DispRowsDispatch(const Geometry& s, const DispGeo& f, const float* P
                              const float* Pb, const float* const* Qm, int64_t m_begin,
                              int64_t m_end, const float* Wd, float* oba, float* obb,
                              Prefetcher* pf) {
-  if (s.G == 2) DispRows<2>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
-  else DispRows<4>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
+#define AZ_ROWS(GG, NN)                                                        \
+  if (s.G == GG && f.NC == NN)                                                 \
+    DispRows<GG, NN>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
+  AZ_ROWS(2, 1) AZ_ROWS(4, 1) AZ_ROWS(4, 2) AZ_ROWS(8, 2) AZ_ROWS(8, 3) AZ_ROWS(8, 4)
+#undef AZ_ROWS
   pf->Finish();
 }
 
@@ -827,7 +872,7 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
   const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
   const int64_t F = std::max<int64_t>(
       1, std::min({kLockstep, end - begin, (int64_t{3} << 19) / (slots * f.row * 4)}));
-  Scratch qbuf(0, F * slots * f.row), pbuf(4, 2 * f.row), wbuf(2, F * s.K * s.g * V),
+  Scratch qbuf(0, F * slots * f.row), pbuf(4, 2 * f.row), wbuf(2, F * s.K * s.g * f.VW),
       obuf(3, 2 * f.opix * nout + V);
   if (!qbuf.ok() || !pbuf.ok() || !wbuf.ok() || !obuf.ok()) return false;
   std::vector<int64_t> key(F * slots);
@@ -843,7 +888,7 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
   for (int64_t g0 = begin; g0 < end; g0 += F) {
     const int64_t g1 = std::min(end, g0 + F);
     for (int64_t bt = g0; bt < g1; ++bt)
-      DispWeights(s, f, w + (bt % s.L) * s.KK * s.C, wbuf.data() + (bt - g0) * s.K * s.g * V);
+      DispWeights(s, f, w + (bt % s.L) * s.KK * s.C, wbuf.data() + (bt - g0) * s.K * s.g * f.VW);
     std::fill(key.begin(), key.end(), -1);
     // Converted row ii of frame bt (in the group), converting it if needed.
     auto ring_row = [&](int64_t bt, int64_t ii) {
@@ -898,7 +943,7 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
               if (r < s.H) pf.Add(x + bp * xframe + r * xrow, xrow);
         }
         DispRowsDispatch(s, f, pa, pb, Qm, m_begin, m_end,
-                         wbuf.data() + (bt - g0) * s.K * s.g * V, oba, obb, &pf);
+                         wbuf.data() + (bt - g0) * s.K * s.g * f.VW, oba, obb, &pf);
         float* const oframe = out + bt * s.H * s.W * nout;
         StreamCopy(oba, s.W * nout, oframe + i * s.W * nout);
         if (pair) StreamCopy(obb, s.W * nout, oframe + (i + s.D) * s.W * nout);
