@@ -11,9 +11,10 @@
 // is written by exactly one work item (no atomics). float32 only.
 //
 // The forward has two implementations: a displacement-vectorised one (see
-// DispGeo; with AVX-512 when G is 2 or 4 and K*G fills 12..16 lanes, e.g.
-// K=7 with g = C/2, the CorrNet setting) and a pixel-vectorised one (Planes)
-// for every other shape. The gradients use the pixel-vectorised layout.
+// DispGeo; with AVX-512 when G is 2, 4 or 8 and K*G fills at least 3/4 of
+// its 16-lane chunks, e.g. K=7 with g = 32, CorrNet's setting, at 64, 128
+// and 256 channels) and a pixel-vectorised one (Planes) for every other
+// shape. The gradients use the pixel-vectorised layout.
 #include <algorithm>
 #include <atomic>
 #ifdef __AVX512F__
@@ -504,16 +505,17 @@ inline void InputGradPrevious(const Geometry& s, const Planes& pl, const float* 
 //
 // (zero outside the frame), they are also one contiguous window of the
 // input: output pixel j reads x[row][j + D*(kx - R)][gi*g + c'] for all
-// (kx, gi) from the 16 floats at Q[(c'*D + ph)*S + n*G]. The prev factor is
-// the same for every kx (a broadcast of G floats) and the kernel is one
-// vector per (ky, c'). The accumulators hold output channels directly, so
+// (kx, gi) from the K*G floats at Q[(c'*D + ph)*S + n*G], taken in chunks
+// of 16 lanes (one for G = 2, up to two for G = 4, up to four for G = 8).
+// The prev factor is the same for every kx (a broadcast of G floats) and
+// the kernel is one vector per (ky, c', chunk). The accumulators hold output channels directly, so
 // rows are written without a transpose; the input needs one conversion per
 // row and frame (the current frame's rows sit in a ring while the K row
-// displacements use them). Windows of 8 consecutive pixels are cut from
-// aligned loads with lane shifts. Output rows i and i + D are computed
+// displacements use them). Windows of J consecutive pixels (8, 4 or 2 for
+// 1, 2 or more chunks) are cut from aligned loads with lane shifts. Output rows i and i + D are computed
 // together: input row i + D*(m - R) is kernel row m of the first and m - 1
-// of the second, so each window serves two multiply-adds. Used when G is 2
-// or 4 and K*G fills 12..16 lanes (K = 7 or K = 3 and D any).
+// of the second, so each window serves two multiply-adds. Used when G is 2,
+// 4 or 8 and K*G fills at least 3/4 of its chunks (see Usable).
 #ifdef __AVX512F__
 struct DispGeo {
   int64_t KG, NC, VW, J, Wn, nmain, S, row, opix;
