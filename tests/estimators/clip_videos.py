@@ -27,9 +27,9 @@ def motion_split(root):
     """Four direction classes (MoveLeft/Right/Up/Down), split 1 of the demo layout.
 
     96x72 videos of 48 frames; 30 groups of 2 clips per class (each group
-    and class has its own background, so few clips per group keep
-    background memorisation from paying off): 160 training and 80 test
-    videos from disjoint groups. A single frame (or an unordered set of frames) cannot
+    has its own background, shared by all classes, so the background says
+    nothing about the class): 160 training and 80 test videos from
+    disjoint groups. A single frame (or an unordered set of frames) cannot
     tell left from right, so a network blind to temporal order can reach at
     most ~50%. Returns ``X_train, y_train, X_test, y_test`` (X: path arrays).
     """
