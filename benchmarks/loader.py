@@ -87,6 +87,11 @@ def thread_scaling(threads=2, tasks=8):
     return seq / par
 
 
+def processes(pids=()):
+    """This process and the processes ``pids`` (the pipeline's decoding workers)."""
+    return [psutil.Process()] + [psutil.Process(p) for p in pids]
+
+
 class Timed:
     """Wall time and CPU time (all threads of this process and of ``pids``) of a block.
 
@@ -97,7 +102,7 @@ class Timed:
 
     def __init__(self, clips=0, pids=()):
         self.clips = clips
-        self.procs = [psutil.Process()] + [psutil.Process(p) for p in pids]
+        self.procs = processes(pids)
 
     def _cpu_seconds(self):
         return sum(sum(p.cpu_times()[:2]) for p in self.procs)
@@ -154,7 +159,7 @@ class RSSMonitor(threading.Thread):
 
     def __init__(self, pids=(), interval=0.05):
         super().__init__(daemon=True)
-        self.procs = [psutil.Process()] + [psutil.Process(p) for p in pids]
+        self.procs = processes(pids)
         self.samples = []
         self.interval = interval
         self.stop = threading.Event()

@@ -21,7 +21,7 @@ from .sampling import audio_window
 from .transforms import Compose, ResizeShortSide, resize_clip
 from .video import VideoReader
 
-__all__ = ["MODALITIES", "BAD_INPUT_ERRORS", "ClipLoader", "check_outputs"]
+__all__ = ["MODALITIES", "BAD_INPUT_ERRORS", "ClipLoader", "check_outputs", "empty_outputs"]
 
 #: Modalities a loader can produce.
 MODALITIES = ("rgb", "flow", "audio")
@@ -64,6 +64,18 @@ def check_outputs(out, spec, where):
             raise DataError(where, f"{key} has shape {a.shape}, expected {shape}")
         arrays.append(a)
     return arrays
+
+
+def empty_outputs(spec, n=1):
+    """Zero arrays of ``n`` rows in ``spec`` order (a ``None`` length becomes 0): the
+    placeholder rows of files that failed to load.
+
+    Examples
+    --------
+    >>> [a.shape for a in empty_outputs({"rgb": ((None, 4, 4, 3), "uint8")}, 2)]
+    [(2, 0, 4, 4, 3)]
+    """
+    return [np.zeros((n,) + tuple(d or 0 for d in shape), dtype) for shape, dtype in spec.values()]
 
 
 def _seeded(seed, *keys):

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import DataError, SkipLog
-from .loader import BAD_INPUT_ERRORS, ClipLoader, check_outputs
+from .loader import BAD_INPUT_ERRORS, ClipLoader, check_outputs, empty_outputs
 
 __all__ = ["ON_ERROR", "make_dataset", "check_files", "build_pipeline", "load_each",
            "default_parallel_calls", "usable_cores"]
@@ -172,6 +172,7 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     paths = _as_paths(paths)
     labels = _as_labels(labels, len(paths))
     loader = ClipLoader(sampler, transform, modalities, **loader_kwargs)
+    spec = loader.output_spec()
     log = skip_log if skip_log is not None else SkipLog()
     num_workers = _as_num_workers(num_workers)
     label_of = (lambda i: -1) if labels is None else (lambda i: labels[i])  # noqa: E731
@@ -187,7 +188,7 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
                 j: (paths[rows[j]], exc) for j, exc in failures.items()}
     else:
         load = load_each(lambda index, seed: (loader(paths[int(index)], seed), label_of(int(index)),
-                                              paths[int(index)]), loader.output_spec())
+                                              paths[int(index)]), spec)
 
     def describe(index):
         return int(index), paths[int(index)]
@@ -195,7 +196,7 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     ds = tf.data.Dataset.range(len(paths))
     if shuffle:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    return build_pipeline(ds, load, loader.output_spec(), describe=describe,
+    return build_pipeline(ds, load, spec, describe=describe,
                           chunk=min(batch_size, _WORKER_CHUNK) if num_workers else 1,
                           batch_size=batch_size, seed=seed, on_error=on_error, log=log,
                           labelled=labels is not None, repeat=repeat,
@@ -213,6 +214,8 @@ def load_each(load_one, spec):
         ``load(items, seeds) -> (arrays, labels, failures)`` as
         :func:`build_pipeline` expects, calling ``load_one`` item by item.
     """
+    placeholder = [a[0] for a in empty_outputs(spec)]
+
     def load(items, seeds):
         rows, labels, failures = [], [], {}
         for j, (item, seed) in enumerate(zip(items, seeds)):
@@ -224,12 +227,9 @@ def load_each(load_one, spec):
             except Exception as exc:  # noqa: BLE001 - build_pipeline applies the policy
                 failures[j] = (getattr(exc, "path", None) or getattr(exc, "filename", None) or where,
                                exc)
-                rows.append(None)
+                rows.append(placeholder)
                 labels.append(-1)
-        arrays = []
-        for k, (shape, dtype) in enumerate(spec.values()):
-            empty = np.zeros(tuple(d or 0 for d in shape), dtype)
-            arrays.append(np.stack([empty if row is None else row[k] for row in rows]))
+        arrays = [np.stack([row[k] for row in rows]) for k in range(len(spec))]
         return arrays, labels, failures
 
     return load

@@ -54,7 +54,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from .errors import DataError
-from .loader import BAD_INPUT_ERRORS, check_outputs
+from .loader import BAD_INPUT_ERRORS, check_outputs, empty_outputs
 
 __all__ = ["SLOTS", "DecodePool", "ProcessLoader", "decode_pool"]
 
@@ -118,19 +118,21 @@ class _WorkerDied(Exception):
         super().__init__(f"signal {-code}" if code < 0 else f"exit code {code}")
 
 
-def _read_arrays(buffer, results, spec, n):
+def _read_arrays(buffer, results, spec, paths):
     """The chunk's arrays (one row per file) and failures, copied out of ``buffer``."""
-    shapes = next((r for r in results if not isinstance(r, BaseException)),
-                  [tuple(d or 0 for d in shape) for shape, _ in spec.values()])
-    arrays = [np.empty((n,) + tuple(shape), dtype) for shape, (_, dtype) in zip(shapes, spec.values())]
+    shapes = next((r for r in results if not isinstance(r, BaseException)), None)
+    if shapes is None:  # every file failed
+        return empty_outputs(spec, len(paths)), dict(enumerate(results))
+    arrays = [np.empty((len(paths),) + tuple(shape), dtype)
+              for shape, (_, dtype) in zip(shapes, spec.values())]
     failures, offset = {}, 0
     for j, result in enumerate(results):
         if isinstance(result, BaseException):
             failures[j] = result
             continue
         if any(tuple(shape) != a.shape[1:] for a, shape in zip(arrays, result)):
-            failures[j] = DataError("?", f"output shapes {result} differ from the chunk's "
-                                         f"first video's {shapes}")
+            failures[j] = DataError(paths[j], f"output shapes {result} differ from the "
+                                              f"chunk's first video's {shapes}")
         for a, shape in zip(arrays, result):
             size = math.prod(shape) * a.itemsize
             if j not in failures:  # the one copy of the frames in this process
@@ -166,7 +168,7 @@ class _Worker:
         self.requests = Connection(request_fd, readable=False)
         self.replies = Connection(reply_fd, writable=False)
         self.tokens = set()
-        self.pending = deque()  # (future, slot, spec, n) in the order sent
+        self.pending = deque()  # (future, slot, spec, paths) in the order sent
         try:
             self.replies.recv()  # "ready": the worker imported its modules
         except EOFError:
@@ -183,7 +185,7 @@ class _Worker:
             if self.process.poll() is not None and not self.pending:
                 future.set_exception(_WorkerDied(self.process.returncode))
                 return future
-            self.pending.append((future, slot, spec, len(paths)))
+            self.pending.append((future, slot, spec, paths))
             try:
                 self.requests.send((token, payload if token not in self.tokens else None,
                                     paths, seeds, spec, slot))
@@ -198,11 +200,11 @@ class _Worker:
                 reply = self.replies.recv()
             except (EOFError, OSError):
                 break
-            future, slot, spec, n = self.pending.popleft()
+            future, slot, spec, paths = self.pending.popleft()
             try:
                 if reply[0] == "ok":
                     future.set_result(_read_arrays(self.buffers[slot].at_least(reply[2]),
-                                                   reply[1], spec, n))
+                                                   reply[1], spec, paths))
                 elif reply[0] == _UNKNOWN:
                     with self._send_lock:
                         self.tokens.clear()
@@ -298,16 +300,10 @@ class DecodePool:
         except _WorkerDied as died:
             self._replace(worker)
             if len(paths) == 1:
-                zeros = [np.zeros((1,) + tuple(d or 0 for d in shape), dtype)
-                         for shape, dtype in spec.values()]
-                return zeros, {0: DataError(paths[0], f"the decoding worker process died "
-                                                      f"({died}) while loading this file")}
+                return empty_outputs(spec), {0: DataError(
+                    paths[0], f"the decoding worker process died ({died}) while loading this file")}
             return self._one_by_one(token, payload, paths, seeds, spec)
-        arrays, failures = result
-        for j, exc in failures.items():  # name the file in shape errors found here
-            if isinstance(exc, DataError) and exc.path == "?":
-                failures[j] = DataError(paths[j], exc.reason)
-        return arrays, failures
+        return result
 
     def _one_by_one(self, token, payload, paths, seeds, spec):
         parts = [self.run(token, payload, [p], [s], spec) for p, s in zip(paths, seeds)]
