@@ -297,11 +297,16 @@ def test_large_kernel_uses_xla_path():
     ((1, 2, 10, 12, 36), 9, 1, 9),   # G=4, K*G=36: 3 chunks, pixel-vectorised path
 ])
 def test_custom_op_displacement_path(shape, k, d, g):
-    """Shapes for the displacement-vectorised forward of the C++ op (G of 2,
-    4 or 8, K*G in one to four 16-lane chunks): frames in lockstep across
-    batch elements, partial pixel blocks, phases, top and bottom rows."""
+    """Shapes for the displacement-vectorised forward and gradients of the C++
+    op (G of 2, 4 or 8, K*G in one to four 16-lane chunks): frames in lockstep
+    across batch elements, partial pixel blocks, phases, top and bottom rows,
+    the first frame (its own prev) and the last."""
     rng = np.random.default_rng(13)
     x = rng.normal(size=shape).astype("float32")
     kernel = rng.normal(size=(shape[1], k, k, shape[-1])).astype("float32")
     np.testing.assert_allclose(np.asarray(_correlation_op.correlation(x, kernel, k, d, g)),
                                numpy_correlation(x, kernel, k, d, g), rtol=1e-4, atol=1e-5)
+    ref = _grads(lambda a, w: correlation_ops(a, w, k, d, g), x, kernel)
+    got = _grads(lambda a, w: _correlation_op.correlation(a, w, k, d, g), x, kernel)
+    for r, gx in zip(ref, got):
+        np.testing.assert_allclose(np.asarray(gx), np.asarray(r), rtol=1e-4, atol=1e-3)

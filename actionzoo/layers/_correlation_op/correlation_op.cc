@@ -955,6 +955,484 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
   StreamFence();
   return true;
 }
+
+// ---------------------------------------------------------------------------
+// Backward fast paths, displacement-vectorised like the forward (same row
+// layout Q, same DispGeo, same windows of J pixels cut from aligned loads;
+// output rows i and i + D computed together so each window serves two
+// multiply-adds).
+//
+// Grad kernel: for fixed (t, ky, c'), the K*G lanes e = kx*G + gi of
+//   dw[t,ky,kx,gi*g+c'] = 1/g sum_{b,i,j} go[b,t,i,j,ky*KG+e] * prev[i,j,c] * x[i+dy,j+dx,c]
+// are one vector: grad_out's K*G channels of kernel row ky at pixel j (a
+// plain load) times the prev pixel (broadcast of G floats) times the window
+// of the current row. No lane reduction: one accumulator per (ky, c', chunk).
+//
+// Grad input: dx[t] gathers, per pixel and channel c = gi*g + c', a sum over
+// lanes e with e mod G = gi of 16-lane products from up to three sources:
+//  - "previous" (x[t] is prev of step u = t+1, and of step 0 when t = 0):
+//      w[u,ky,e,c'] * go[u,row,j,ky*KG+e] * window of x[u] row row+dy at j;
+//  - "current" (x[t] is the current frame of step t): with lanes in
+//    reversed kernel-column order (e' = (K-1-kx)*G + gi), the window of
+//    prev row r = row - dy at j holds prev[r, j - dx] in lane e', and
+//      w[t,ky,K-1-kr,c'] * go[t,r,j-dx,ky*KG+(K-1-kr)*G+gi] * that window
+//    where the grad_out factor is a skewed gather (built once per row and ky).
+// The products of all sources and kernel rows are summed per (pixel, c')
+// in one 16-lane register and reduced over lanes once (ReduceGroups).
+
+// Lanes < n of a 16-lane chunk (n may exceed 16).
+inline __mmask16 LaneMask(int64_t n) {
+  return n >= V ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// Grad kernel, J pixels n0.. of phase ph, input row Q; row a (kernel row m,
+// if HA) and row b (kernel row m - 1, if HB). goa/gob: grad_out rows.
+// acc[(ky*g + c')*VW + e] accumulates.
+template <int G, int J, int NC, bool HA, bool HB>
+inline void DispKGradBlock(const Geometry& s, const DispGeo& f, const float* Pa,
+                           const float* Pb, const float* Q, const float* goa,
+                           const float* gob, int64_t ph, int64_t n0, int64_t m, float* acc) {
+  constexpr int NA = DispGeo::NA(G, J, NC);
+  const int64_t nout = s.G * s.KK, cstride = s.D * f.S, off = ph * f.S + n0 * G;
+  v16 ga[J][NC], gb[J][NC];
+  Unroll<J>([&](auto jc) {
+    constexpr int jj = decltype(jc)::value;
+    const int64_t pix = (s.D * (n0 + jj) + ph) * nout;
+    Unroll<NC>([&](auto cc) {
+      constexpr int ch = decltype(cc)::value;
+      const __mmask16 mk = LaneMask(f.KG - ch * V);
+      if (HA) ga[jj][ch] = (v16)_mm512_maskz_loadu_ps(mk, goa + pix + m * f.KG + ch * V);
+      if (HB) gb[jj][ch] = (v16)_mm512_maskz_loadu_ps(mk, gob + pix + (m - 1) * f.KG + ch * V);
+    });
+  });
+  float* const acca = acc + m * s.g * f.VW;
+  float* const accb = acc + (m - 1) * s.g * f.VW;
+  for (int64_t c = 0; c < s.g; ++c) {
+    const float* q = Q + c * cstride + off;
+    const float* pa = HA ? Pa + c * cstride + off + s.R * G : nullptr;
+    const float* pb = HB ? Pb + c * cstride + off + s.R * G : nullptr;
+    v16 A[NA];
+    for (int k = 0; k < NA; ++k) A[k] = *reinterpret_cast<const v16*>(q + k * V);
+    v16 sa[2][NC] = {}, sb[2][NC] = {};
+    Unroll<J>([&](auto jc) {
+      constexpr int jj = decltype(jc)::value;
+      Unroll<NC>([&](auto cc) {
+        constexpr int ch = decltype(cc)::value;
+        const v16 qv = Window<G, jj, ch>(A);
+        if (HA) sa[jj & 1][ch] += (ga[jj][ch] * BroadcastGroup<G>(pa + jj * G)) * qv;
+        if (HB) sb[jj & 1][ch] += (gb[jj][ch] * BroadcastGroup<G>(pb + jj * G)) * qv;
+      });
+    });
+    for (int ch = 0; ch < NC; ++ch) {
+      if (HA) Store(acca + c * f.VW + ch * V, Load(acca + c * f.VW + ch * V) + sa[0][ch] + sa[1][ch]);
+      if (HB) Store(accb + c * f.VW + ch * V, Load(accb + c * f.VW + ch * V) + sb[0][ch] + sb[1][ch]);
+    }
+  }
+}
+
+template <int G, int J, int NC>
+inline void DispKGradRows(const Geometry& s, const DispGeo& f, const float* Pa,
+                          const float* Pb, const float* Q, const float* goa, const float* gob,
+                          int64_t ph, int64_t n0, int64_t m, float* acc) {
+  if (Pb && m > 0 && m < s.K)
+    DispKGradBlock<G, J, NC, true, true>(s, f, Pa, Pb, Q, goa, gob, ph, n0, m, acc);
+  else if (m < s.K)
+    DispKGradBlock<G, J, NC, true, false>(s, f, Pa, Pb, Q, goa, gob, ph, n0, m, acc);
+  else
+    DispKGradBlock<G, J, NC, false, true>(s, f, Pa, Pb, Q, goa, gob, ph, n0, m, acc);
+}
+
+template <int G, int NC>
+inline void DispKGradAll(const Geometry& s, const DispGeo& f, const float* Pa, const float* Pb,
+                         const float* const* Qm, int64_t m_begin, int64_t m_end,
+                         const float* goa, const float* gob, float* acc) {
+  constexpr int J = DispGeo::PixelsPerBlock(NC);
+  for (int64_t ph = 0; ph < s.D; ++ph) {
+    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
+    int64_t n = 0;
+    for (; n + J <= wn; n += J)
+      for (int64_t m = m_begin; m < m_end; ++m)
+        DispKGradRows<G, J, NC>(s, f, Pa, Pb, Qm[m], goa, gob, ph, n, m, acc);
+    for (int64_t m = m_begin; m < m_end; ++m) {
+      switch (wn - n) {
+#define AZ_TAIL(JJ)                                                                     \
+  case JJ:                                                                              \
+    DispKGradRows<G, (JJ < J ? JJ : 1), NC>(s, f, Pa, Pb, Qm[m], goa, gob, ph, n, m, acc); \
+    break;
+        AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
+#undef AZ_TAIL
+        default: break;
+      }
+    }
+  }
+}
+
+inline void DispKGradDispatch(const Geometry& s, const DispGeo& f, const float* Pa,
+                              const float* Pb, const float* const* Qm, int64_t m_begin,
+                              int64_t m_end, const float* goa, const float* gob, float* acc) {
+#define AZ_ROWS(GG, NN)                                                                  \
+  if (s.G == GG && f.NC == NN)                                                           \
+    return DispKGradAll<GG, NN>(s, f, Pa, Pb, Qm, m_begin, m_end, goa, gob, acc);
+  AZ_ROWS(2, 1) AZ_ROWS(4, 1) AZ_ROWS(4, 2) AZ_ROWS(8, 2) AZ_ROWS(8, 3) AZ_ROWS(8, 4)
+#undef AZ_ROWS
+}
+
+// Rows in the order the displacement kernels compute them (i and i + D
+// together, or i alone near the bottom).
+inline std::vector<int64_t> DispRowOrder(const Geometry& s) {
+  std::vector<int64_t> order;
+  for (int64_t b0 = 0; b0 < s.H; b0 += 2 * s.D)
+    for (int64_t i = b0; i < std::min(b0 + s.D, s.H); ++i) order.push_back(i);
+  return order;
+}
+
+// Grad kernel of frame indices [begin, end) (t), summed over the batch.
+inline bool DispGradKernel(const Geometry& s, const float* x, const float* go, float* dw,
+                           int64_t begin, int64_t end) {
+  const DispGeo f(s);
+  const int64_t xframe = s.H * s.W * s.C, xrow = s.W * s.C, nout = s.G * s.KK;
+  const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
+  Scratch qbuf(0, slots * f.row), pbuf(4, 2 * f.row), abuf(2, s.K * s.g * f.VW);
+  if (!qbuf.ok() || !pbuf.ok() || !abuf.ok()) return false;
+  std::vector<int64_t> key(slots);
+  const std::vector<int64_t> order = DispRowOrder(s);
+  const float* Qm[17];
+  float* const acc = abuf.data();
+  for (int64_t t = begin; t < end; ++t) {
+    std::fill(acc, acc + s.K * s.g * f.VW, 0.f);
+    for (int64_t b = 0; b < s.B; ++b) {
+      const int64_t bt = b * s.L + t, bp = b * s.L + (t > 0 ? t - 1 : 0);
+      std::fill(key.begin(), key.end(), -1);
+      for (int64_t i : order) {
+        const bool pair = i + s.D < s.H;
+        int64_t m_begin = s.K + 1, m_end = 0;
+        for (int64_t m = 0; m <= (pair ? s.K : s.K - 1); ++m) {
+          const int64_t ii = i + s.D * (m - s.R);
+          if (ii < 0 || ii >= s.H) continue;
+          m_begin = std::min(m_begin, m);
+          m_end = m + 1;
+          const int64_t slot = ii % slots;
+          float* q = qbuf.data() + slot * f.row;
+          if (key[slot] != ii) {
+            RowToDisp(s, f, x + bt * xframe + ii * xrow, q);
+            key[slot] = ii;
+          }
+          Qm[m] = q;
+        }
+        RowToDisp(s, f, x + bp * xframe + i * xrow, pbuf.data());
+        if (pair) RowToDisp(s, f, x + bp * xframe + (i + s.D) * xrow, pbuf.data() + f.row);
+        const float* goa = go + (bt * s.H + i) * s.W * nout;
+        DispKGradDispatch(s, f, pbuf.data(), pair ? pbuf.data() + f.row : nullptr, Qm, m_begin,
+                          m_end, goa, pair ? goa + s.D * s.W * nout : nullptr, acc);
+      }
+    }
+    const float inv_g = 1.0f / s.g;
+    for (int64_t ky = 0; ky < s.K; ++ky)
+      for (int64_t kx = 0; kx < s.K; ++kx)
+        for (int64_t gi = 0; gi < s.G; ++gi)
+          for (int64_t c = 0; c < s.g; ++c)
+            dw[((t * s.K + ky) * s.K + kx) * s.C + gi * s.g + c] =
+                acc[(ky * s.g + c) * f.VW + kx * s.G + gi] * inv_g;
+  }
+  return true;
+}
+
+// dst[gi*g + c] = sum over lanes l with l mod G == gi of in[c][l], for the
+// c < 16 selected by mask (in: 16 vectors, one per c).
+template <int G>
+inline void ReduceGroups(const v16* in, float* dst, int64_t g, __mmask16 mask) {
+  __m512 r1[8];
+  for (int p = 0; p < 8; ++p) {
+    const __m512 a = (__m512)in[2 * p], b = (__m512)in[2 * p + 1];
+    r1[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+  }
+  alignas(64) float t[128];
+  if (G == 8) {
+    for (int p = 0; p < 8; ++p) _mm512_store_ps(t + 16 * p, r1[p]);
+    const __m512i c = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // (c, gi) at (c/2)*16 + 8*(c%2) + gi.
+    const __m512i base = _mm512_add_epi32(_mm512_slli_epi32(_mm512_srli_epi32(c, 1), 4),
+                                          _mm512_slli_epi32(_mm512_and_si512(c, _mm512_set1_epi32(1)), 3));
+    for (int gi = 0; gi < 8; ++gi)
+      _mm512_mask_storeu_ps(dst + gi * g, mask, _mm512_i32gather_ps(
+          _mm512_add_epi32(base, _mm512_set1_epi32(gi)), t, 4));
+    return;
+  }
+  __m512 r2[4];
+  for (int q = 0; q < 4; ++q)
+    r2[q] = _mm512_add_ps(_mm512_shuffle_f32x4(r1[2 * q], r1[2 * q + 1], 0x88),
+                          _mm512_shuffle_f32x4(r1[2 * q], r1[2 * q + 1], 0xdd));
+  if (G == 4) {
+    for (int q = 0; q < 4; ++q) _mm512_store_ps(t + 16 * q, r2[q]);
+    // (c, gi) at (c/4)*16 + 4*(c%4) + gi.
+    const __m512i base = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52,
+                                           56, 60);
+    for (int gi = 0; gi < 4; ++gi)
+      _mm512_mask_storeu_ps(dst + gi * g, mask, _mm512_i32gather_ps(
+          _mm512_add_epi32(base, _mm512_set1_epi32(gi)), t, 4));
+    return;
+  }
+  __m512 r3[2];
+  for (int h = 0; h < 2; ++h)
+    r3[h] = _mm512_add_ps(_mm512_shuffle_ps(r2[2 * h], r2[2 * h + 1], 0x44),
+                          _mm512_shuffle_ps(r2[2 * h], r2[2 * h + 1], 0xee));
+  // (c, gi) at (c/8)*16 + 4*(c%4) + 2*((c/4)%2) + gi.
+  const __m512i base = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 16, 20, 24, 28, 18, 22, 26,
+                                         30);
+  for (int gi = 0; gi < 2; ++gi)
+    _mm512_mask_storeu_ps(dst + gi * g, mask, _mm512_permutex2var_ps(
+        r3[0], _mm512_add_epi32(base, _mm512_set1_epi32(gi)), r3[1]));
+}
+
+// One source of the input gradient for the current row pair: window rows
+// Qm[m], per-(kernel row, pixel) grad_out vectors of rows a and b
+// (va/vb[(ky*W + j)*VW + e]), weights wd[(ky*g + c')*VW + e]; row a uses
+// kernel row ky0 + dir*m, row b ky0 + dir*(m - 1).
+struct IGradSource {
+  const float* Qm[17];
+  const float* va;
+  const float* vb;
+  const float* wd;
+  int64_t ky0, dir;
+};
+
+template <int G, int J, int NC, bool HA, bool HB>
+inline void IGradStep(const DispGeo& f, const v16* A, const float* va, const float* vb,
+                      const float* wa, const float* wb, int64_t vstride, v16* acca, v16* accb) {
+  v16 wva[NC], wvb[NC];
+  for (int ch = 0; ch < NC; ++ch) {
+    if (HA) wva[ch] = Load(wa + ch * V);
+    if (HB) wvb[ch] = Load(wb + ch * V);
+  }
+  Unroll<J>([&](auto jc) {
+    constexpr int jj = decltype(jc)::value;
+    Unroll<NC>([&](auto cc) {
+      constexpr int ch = decltype(cc)::value;
+      const v16 qv = Window<G, jj, ch>(A);
+      if (HA) acca[jj] += (*reinterpret_cast<const v16*>(va + jj * vstride + ch * V) * wva[ch]) * qv;
+      if (HB) accb[jj] += (*reinterpret_cast<const v16*>(vb + jj * vstride + ch * V) * wvb[ch]) * qv;
+    });
+  });
+}
+
+// Input gradient of rows a (and b if HB_ROW), J pixels n0.. of phase ph.
+template <int G, int J, int NC>
+inline void DispIGradBlock(const Geometry& s, const DispGeo& f, const IGradSource* src,
+                           int nsrc, int64_t m_begin, int64_t m_end, bool pair, int64_t ph,
+                           int64_t n0, float* dxa, float* dxb, v16* tmp) {
+  constexpr int NA = DispGeo::NA(G, J, NC);
+  const int64_t cstride = s.D * f.S, off = ph * f.S + n0 * G;
+  const int64_t vstride = s.D * f.VW, voff = (s.D * n0 + ph) * f.VW;
+  for (int64_t c0 = 0; c0 < s.g; c0 += V) {
+    const int64_t nc = std::min(V, s.g - c0);
+    for (int64_t c = c0; c < c0 + nc; ++c) {
+      v16 acca[J] = {}, accb[J] = {};
+      for (int64_t m = m_begin; m < m_end; ++m) {
+        const bool ha = m < s.K, hb = pair && m > 0;
+        for (int k = 0; k < nsrc; ++k) {
+          const IGradSource& sr = src[k];
+          const float* q = sr.Qm[m] + c * cstride + off;
+          v16 A[NA];
+          for (int a = 0; a < NA; ++a) A[a] = *reinterpret_cast<const v16*>(q + a * V);
+          const int64_t kya = sr.ky0 + sr.dir * m, kyb = kya - sr.dir;
+          const float* va = sr.va + kya * s.W * f.VW + voff;
+          const float* vb = sr.vb + kyb * s.W * f.VW + voff;
+          const float* wa = sr.wd + (kya * s.g + c) * f.VW;
+          const float* wb = sr.wd + (kyb * s.g + c) * f.VW;
+          if (ha && hb)
+            IGradStep<G, J, NC, true, true>(f, A, va, vb, wa, wb, vstride, acca, accb);
+          else if (ha)
+            IGradStep<G, J, NC, true, false>(f, A, va, vb, wa, wb, vstride, acca, accb);
+          else
+            IGradStep<G, J, NC, false, true>(f, A, va, vb, wa, wb, vstride, acca, accb);
+        }
+      }
+      for (int jj = 0; jj < J; ++jj) {
+        tmp[jj * V + (c - c0)] = acca[jj];
+        tmp[(J + jj) * V + (c - c0)] = accb[jj];
+      }
+    }
+    const __mmask16 mask = LaneMask(nc);
+    for (int jj = 0; jj < J; ++jj) {
+      const int64_t pix = (s.D * (n0 + jj) + ph) * s.C + c0;
+      ReduceGroups<G>(tmp + jj * V, dxa + pix, s.g, mask);
+      if (pair) ReduceGroups<G>(tmp + (J + jj) * V, dxb + pix, s.g, mask);
+    }
+  }
+}
+
+template <int G, int NC>
+inline void DispIGradAll(const Geometry& s, const DispGeo& f, const IGradSource* src, int nsrc,
+                         int64_t m_begin, int64_t m_end, bool pair, float* dxa, float* dxb,
+                         v16* tmp) {
+  constexpr int J = DispGeo::PixelsPerBlock(NC);
+  for (int64_t ph = 0; ph < s.D; ++ph) {
+    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
+    int64_t n = 0;
+    for (; n + J <= wn; n += J)
+      DispIGradBlock<G, J, NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, dxa, dxb, tmp);
+    switch (wn - n) {
+#define AZ_TAIL(JJ)                                                                       \
+  case JJ:                                                                                \
+    DispIGradBlock<G, (JJ < J ? JJ : 1), NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, \
+                                             dxa, dxb, tmp);                              \
+    break;
+      AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
+#undef AZ_TAIL
+      default: break;
+    }
+  }
+}
+
+inline void DispIGradDispatch(const Geometry& s, const DispGeo& f, const IGradSource* src,
+                              int nsrc, int64_t m_begin, int64_t m_end, bool pair, float* dxa,
+                              float* dxb, v16* tmp) {
+#define AZ_ROWS(GG, NN)                                                                     \
+  if (s.G == GG && f.NC == NN)                                                              \
+    return DispIGradAll<GG, NN>(s, f, src, nsrc, m_begin, m_end, pair, dxa, dxb, tmp);
+  AZ_ROWS(2, 1) AZ_ROWS(4, 1) AZ_ROWS(4, 2) AZ_ROWS(8, 2) AZ_ROWS(8, 3) AZ_ROWS(8, 4)
+#undef AZ_ROWS
+}
+
+// v[(ky*W + j)*VW + e] = go_row[j*nout + ky*KG + e] for e < KG, zero in the
+// spare lanes ("previous" source: grad_out of the row itself).
+inline void GoStraight(const Geometry& s, const DispGeo& f, const float* go_row, float* v) {
+  const int64_t nout = s.G * s.KK;
+  for (int64_t j = 0; j < s.W; ++j)
+    for (int64_t ky = 0; ky < s.K; ++ky)
+      for (int64_t ch = 0; ch < f.NC; ++ch)
+        _mm512_store_ps(v + (ky * s.W + j) * f.VW + ch * V,
+                        _mm512_maskz_loadu_ps(LaneMask(f.KG - ch * V),
+                                              go_row + j * nout + ky * f.KG + ch * V));
+}
+
+// Kernel row ky of the "current" source of dx row `row`: grad_out row
+// r = row - D*(ky - R) (inside the frame), lanes in reversed column order:
+// v[(ky*W + j)*VW + kr*G + gi] = go[r][j + D*(kr - R)][ky*KG + (K-1-kr)*G + gi]
+// (zero outside the row).
+inline void GoSkewed(const Geometry& s, const DispGeo& f, const float* go_r, int64_t ky,
+                     float* v) {
+  const int64_t nout = s.G * s.KK;
+  const int64_t per_chunk = V / s.G;  // kernel columns per 16-lane chunk
+  const __mmask16 gmask = static_cast<__mmask16>((1u << s.G) - 1);
+  for (int64_t j = 0; j < s.W; ++j) {
+    for (int64_t c = 0; c < f.NC; ++c) {
+      __m512 ch = _mm512_setzero_ps();
+      const int64_t kr_end = std::min(s.K, (c + 1) * per_chunk);
+      for (int64_t kr = c * per_chunk; kr < kr_end; ++kr) {
+        const int64_t js = j + s.D * (kr - s.R);
+        if (js < 0 || js >= s.W) continue;
+        const int64_t l = kr * s.G - c * V;
+        // Zero-masked loads combined with OR: no chain of merging loads.
+        ch = _mm512_or_ps(ch, _mm512_maskz_loadu_ps(static_cast<__mmask16>(gmask << l),
+                                                    go_r + js * nout + ky * f.KG +
+                                                        (s.K - 1 - kr) * s.G - l));
+      }
+      _mm512_store_ps(v + (ky * s.W + j) * f.VW + c * V, ch);
+    }
+  }
+}
+
+// Grad input of frames [begin, end) (b*L + t).
+inline bool DispGradInput(const Geometry& s, const float* x, const float* w, const float* go,
+                          float* dx, int64_t begin, int64_t end) {
+  const DispGeo f(s);
+  const int64_t xframe = s.H * s.W * s.C, xrow = s.W * s.C, nout = s.G * s.KK;
+  const int64_t gframe = s.H * s.W * nout;
+  const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
+  const int64_t wsize = s.K * s.g * f.VW, vsize = s.K * s.W * f.VW;
+  // Up to three sources, each with a ring of window rows, weights and the
+  // grad_out vectors of rows a and b.
+  Scratch qbuf(0, 3 * slots * f.row), wbuf(2, 3 * wsize), vbuf(3, 6 * vsize),
+      tbuf(4, 2 * 8 * V * V);
+  if (!qbuf.ok() || !wbuf.ok() || !vbuf.ok() || !tbuf.ok()) return false;
+  std::vector<int64_t> key(3 * slots);
+  std::vector<float> wtmp(wsize);
+  const std::vector<int64_t> order = DispRowOrder(s);
+  v16* const tmp = reinterpret_cast<v16*>(tbuf.data());
+  std::fill(tbuf.data(), tbuf.data() + 2 * 8 * V * V, 0.f);
+  for (int64_t bt = begin; bt < end; ++bt) {
+    const int64_t t = bt % s.L, b = bt / s.L, bp = b * s.L + (t > 0 ? t - 1 : 0);
+    // Sources: 0 = current (step t, windows of prev frame bp, go of bt),
+    // then previous of step t + 1, and of step 0 when t == 0.
+    IGradSource src[3];
+    int64_t wframe[3], gof[3];
+    int nsrc = 0;
+    {
+      // Reversed lane order for the current source.
+      DispWeights(s, f, w + t * s.KK * s.C, wtmp.data());
+      float* wd = wbuf.data();
+      for (int64_t r = 0; r < s.K * s.g; ++r)
+        for (int64_t kr = 0; kr < s.K; ++kr)
+          for (int64_t gi = 0; gi < s.G; ++gi)
+            wd[r * f.VW + kr * s.G + gi] = wtmp[r * f.VW + (s.K - 1 - kr) * s.G + gi];
+      for (int64_t r = 0; r < s.K * s.g; ++r)
+        for (int64_t e = f.KG; e < f.VW; ++e) wd[r * f.VW + e] = 0.f;
+      src[0].wd = wd;
+      src[0].ky0 = s.K - 1;
+      src[0].dir = -1;
+      wframe[0] = bp;
+      gof[0] = bt;
+      nsrc = 1;
+    }
+    for (int64_t u : {t + 1, int64_t{-1}}) {
+      if (u == -1) u = t == 0 ? 0 : s.L;
+      if (u >= s.L) continue;
+      float* wd = wbuf.data() + nsrc * wsize;
+      DispWeights(s, f, w + u * s.KK * s.C, wd);
+      src[nsrc].wd = wd;
+      src[nsrc].ky0 = 0;
+      src[nsrc].dir = 1;
+      wframe[nsrc] = b * s.L + u;
+      gof[nsrc] = b * s.L + u;
+      ++nsrc;
+    }
+    for (int k = 0; k < nsrc; ++k) {
+      src[k].va = vbuf.data() + 2 * k * vsize;
+      src[k].vb = vbuf.data() + (2 * k + 1) * vsize;
+    }
+    std::fill(key.begin(), key.end(), -1);
+    for (int64_t i : order) {
+      const bool pair = i + s.D < s.H;
+      int64_t m_begin = s.K + 1, m_end = 0;
+      for (int64_t m = 0; m <= (pair ? s.K : s.K - 1); ++m) {
+        const int64_t ii = i + s.D * (m - s.R);
+        if (ii < 0 || ii >= s.H) continue;
+        m_begin = std::min(m_begin, m);
+        m_end = m + 1;
+        for (int k = 0; k < nsrc; ++k) {
+          const int64_t slot = k * slots + ii % slots;
+          float* q = qbuf.data() + slot * f.row;
+          if (key[slot] != ii) {
+            RowToDisp(s, f, x + wframe[k] * xframe + ii * xrow, q);
+            key[slot] = ii;
+          }
+          src[k].Qm[m] = q;
+        }
+      }
+      // grad_out vectors of rows a = i and b = i + D.
+      for (int k = 0; k < nsrc; ++k) {
+        const float* gframe_k = go + gof[k] * gframe;
+        for (int rb = 0; rb < (pair ? 2 : 1); ++rb) {
+          const int64_t row = i + rb * s.D;
+          float* v = const_cast<float*>(rb ? src[k].vb : src[k].va);
+          if (k == 0) {
+            for (int64_t ky = 0; ky < s.K; ++ky) {
+              const int64_t r = row - s.D * (ky - s.R);
+              if (r >= 0 && r < s.H) GoSkewed(s, f, gframe_k + r * s.W * nout, ky, v);
+            }
+          } else {
+            GoStraight(s, f, gframe_k + row * s.W * nout, v);
+          }
+        }
+      }
+      float* const dxa = dx + (bt * s.H + i) * xrow;
+      DispIGradDispatch(s, f, src, nsrc, m_begin, m_end, pair, dxa, pair ? dxa + s.D * xrow : nullptr,
+                        tmp);
+    }
+  }
+  return true;
+}
 #endif  // __AVX512F__
 
 // Forward: one work item = one output frame (b, t).
@@ -1070,6 +1548,21 @@ class CorrelationGradInputOp : public CorrelationBase {
     Tensor* dxt = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, xt.shape(), &dxt));
     if (dxt->NumElements() == 0) return;
+#ifdef __AVX512F__
+    if (DispGeo::Usable(s)) {
+      const float* x = xt.flat<float>().data();
+      const float* go = gt.flat<float>().data();
+      const float* w = wt.flat<float>().data();
+      float* dx = dxt->flat<float>().data();
+      std::atomic<bool> no_memory(false);
+      Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 4, [&](int64_t begin, int64_t end) {
+        if (!DispGradInput(s, x, w, go, dx, begin, end)) no_memory = true;
+      });
+      OP_REQUIRES(ctx, !no_memory, tensorflow::errors::ResourceExhausted(
+          "Correlation: cannot allocate scratch memory"));
+      return;
+    }
+#endif
     const Planes pl(s);
     const int64_t xframe = s.H * s.W * s.C, gframe = s.H * s.W * nout;
     const int64_t xplane = s.C * pl.Wq, gplane = nout * pl.Wq;
@@ -1152,6 +1645,19 @@ class CorrelationGradKernelOp : public CorrelationBase {
     float* dw = dwt->flat<float>().data();
     std::memset(dw, 0, sizeof(float) * dwt->NumElements());
     if (xt.NumElements() == 0) return;
+#ifdef __AVX512F__
+    if (DispGeo::Usable(s)) {
+      const float* x = xt.flat<float>().data();
+      const float* go = gt.flat<float>().data();
+      std::atomic<bool> no_memory(false);
+      Parallel(ctx, s.L, s.B * s.H * s.W * s.KK * s.C * 2, [&](int64_t begin, int64_t end) {
+        if (!DispGradKernel(s, x, go, dw, begin, end)) no_memory = true;
+      });
+      OP_REQUIRES(ctx, !no_memory, tensorflow::errors::ResourceExhausted(
+          "Correlation: cannot allocate scratch memory"));
+      return;
+    }
+#endif
     const Planes pl(s);
     const int64_t xframe = s.H * s.W * s.C, gframe = s.H * s.W * nout;
     const int64_t xplane = s.C * pl.Wq, gplane = nout * pl.Wq;
