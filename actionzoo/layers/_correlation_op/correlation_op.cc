@@ -776,12 +776,12 @@ inline void DispBlockRows(const Geometry& s, const DispGeo& f, const float* Pa,
 // memory (the rows are strided reads of x that the hardware prefetchers
 // do not cover).
 struct Prefetcher {
-  const char* ptr[4];
-  int64_t lines[4];
+  const char* ptr[16];
+  int64_t lines[16];
   int n = 0, k = 0;
   int64_t pos = 0;
   void Add(const float* p, int64_t floats) {
-    if (n < 4) {
+    if (n < 16) {
       ptr[n] = reinterpret_cast<const char*>(p);
       lines[n++] = (floats * 4 + 63) / 64;
     }
@@ -1186,12 +1186,14 @@ inline void ReduceGroups(const v16* in, float* dst, int64_t g, __mmask16 mask) {
 
 // One source of the input gradient for the current row pair: window rows
 // Qm[m], per-(kernel row, pixel) grad_out vectors of rows a and b
-// (va/vb[(ky*W + j)*VW + e]), weights wd[(ky*g + c')*VW + e]; row a uses
+// (va/vb[(ky*W + j)*VW + e]), weights wd[(c'*K + ky)*VW + e]; row a uses
 // kernel row ky0 + dir*m, row b ky0 + dir*(m - 1).
 struct IGradSource {
   const float* Qm[17];
-  const float* va;
-  const float* vb;
+  const float* va[17];  // per m: vectors of row a's kernel row for m, [j*VW + e]
+  const float* vb[17];
+  const float* wa[17];  // per m: weights of row a's kernel row, [c'*K*VW + e]
+  const float* wb[17];
   const float* wd;
   int64_t ky0, dir;
 };
@@ -1219,13 +1221,14 @@ inline void IGradStep(const DispGeo& f, const v16* A, const float* va, const flo
 template <int G, int J, int NC>
 inline void DispIGradBlock(const Geometry& s, const DispGeo& f, const IGradSource* src,
                            int nsrc, int64_t m_begin, int64_t m_end, bool pair, int64_t ph,
-                           int64_t n0, float* dxa, float* dxb, v16* tmp) {
+                           int64_t n0, float* dxa, float* dxb, v16* tmp, Prefetcher* pf) {
   constexpr int NA = DispGeo::NA(G, J, NC);
   const int64_t cstride = s.D * f.S, off = ph * f.S + n0 * G;
   const int64_t vstride = s.D * f.VW, voff = (s.D * n0 + ph) * f.VW;
   for (int64_t c0 = 0; c0 < s.g; c0 += V) {
     const int64_t nc = std::min(V, s.g - c0);
     for (int64_t c = c0; c < c0 + nc; ++c) {
+      pf->Step(16);
       v16 acca[J] = {}, accb[J] = {};
       for (int64_t m = m_begin; m < m_end; ++m) {
         const bool ha = m < s.K, hb = pair && m > 0;
@@ -1234,11 +1237,14 @@ inline void DispIGradBlock(const Geometry& s, const DispGeo& f, const IGradSourc
           const float* q = sr.Qm[m] + c * cstride + off;
           v16 A[NA];
           for (int a = 0; a < NA; ++a) A[a] = *reinterpret_cast<const v16*>(q + a * V);
-          const int64_t kya = sr.ky0 + sr.dir * m, kyb = kya - sr.dir;
-          const float* va = sr.va + kya * s.W * f.VW + voff;
-          const float* vb = sr.vb + kyb * s.W * f.VW + voff;
-          const float* wa = sr.wd + (kya * s.g + c) * f.VW;
-          const float* wb = sr.wd + (kyb * s.g + c) * f.VW;
+          const float* va = sr.va[m] + voff;
+          const float* vb = sr.vb[m] + voff;
+          const float* wa = sr.wa[m] + c * s.K * f.VW;
+          const float* wb = sr.wb[m] + c * s.K * f.VW;
+          // The next channel's windows: m and the sources vary inside the
+          // channel loop, so the hardware's stride prefetchers miss them.
+          for (int a = 0; a < NA; ++a)
+            _mm_prefetch(reinterpret_cast<const char*>(q + cstride + a * V), _MM_HINT_T0);
           if (ha && hb)
             IGradStep<G, J, NC, true, true>(f, A, va, vb, wa, wb, vstride, acca, accb);
           else if (ha)
@@ -1264,18 +1270,18 @@ inline void DispIGradBlock(const Geometry& s, const DispGeo& f, const IGradSourc
 template <int G, int NC>
 inline void DispIGradAll(const Geometry& s, const DispGeo& f, const IGradSource* src, int nsrc,
                          int64_t m_begin, int64_t m_end, bool pair, float* dxa, float* dxb,
-                         v16* tmp) {
+                         v16* tmp, Prefetcher* pf) {
   constexpr int J = DispGeo::PixelsPerBlock(NC);
   for (int64_t ph = 0; ph < s.D; ++ph) {
     const int64_t wn = (s.W - ph + s.D - 1) / s.D;
     int64_t n = 0;
     for (; n + J <= wn; n += J)
-      DispIGradBlock<G, J, NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, dxa, dxb, tmp);
+      DispIGradBlock<G, J, NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, dxa, dxb, tmp, pf);
     switch (wn - n) {
 #define AZ_TAIL(JJ)                                                                       \
   case JJ:                                                                                \
     DispIGradBlock<G, (JJ < J ? JJ : 1), NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, \
-                                             dxa, dxb, tmp);                              \
+                                             dxa, dxb, tmp, pf);                          \
     break;
       AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
 #undef AZ_TAIL
@@ -1286,12 +1292,13 @@ inline void DispIGradAll(const Geometry& s, const DispGeo& f, const IGradSource*
 
 inline void DispIGradDispatch(const Geometry& s, const DispGeo& f, const IGradSource* src,
                               int nsrc, int64_t m_begin, int64_t m_end, bool pair, float* dxa,
-                              float* dxb, v16* tmp) {
+                              float* dxb, v16* tmp, Prefetcher* pf) {
 #define AZ_ROWS(GG, NN)                                                                     \
   if (s.G == GG && f.NC == NN)                                                              \
-    return DispIGradAll<GG, NN>(s, f, src, nsrc, m_begin, m_end, pair, dxa, dxb, tmp);
+    DispIGradAll<GG, NN>(s, f, src, nsrc, m_begin, m_end, pair, dxa, dxb, tmp, pf);
   AZ_ROWS(2, 1) AZ_ROWS(4, 1) AZ_ROWS(4, 2) AZ_ROWS(8, 2) AZ_ROWS(8, 3) AZ_ROWS(8, 4)
 #undef AZ_ROWS
+  pf->Finish();
 }
 
 // v[(ky*W + j)*VW + e] = go_row[j*nout + ky*KG + e] for e < KG, zero in the
@@ -1312,23 +1319,35 @@ inline void GoStraight(const Geometry& s, const DispGeo& f, const float* go_row,
 // (zero outside the row).
 inline void GoSkewed(const Geometry& s, const DispGeo& f, const float* go_r, int64_t ky,
                      float* v) {
-  const int64_t nout = s.G * s.KK;
-  const int64_t per_chunk = V / s.G;  // kernel columns per 16-lane chunk
-  const __mmask16 gmask = static_cast<__mmask16>((1u << s.G) - 1);
+  const int64_t nout = s.G * s.KK, reach = s.D * s.R;
+  // Lane (kr, gi) of chunk ch reads go_r[idx + j*nout + ky*KG]; one gather
+  // per chunk (masked near the row ends, where pixels fall outside).
+  __m512i idx[4];
+  __mmask16 lanes[4];
+  for (int64_t ch = 0; ch < f.NC; ++ch) {
+    alignas(64) int32_t id[V];
+    for (int64_t l = 0; l < V; ++l) {
+      const int64_t e = ch * V + l, kr = std::min(e / s.G, s.K - 1), gi = e % s.G;
+      id[l] = static_cast<int32_t>(s.D * (kr - s.R) * nout + (s.K - 1 - kr) * s.G + gi);
+    }
+    idx[ch] = _mm512_load_si512(id);
+    lanes[ch] = LaneMask(f.KG - ch * V);
+  }
   for (int64_t j = 0; j < s.W; ++j) {
-    for (int64_t c = 0; c < f.NC; ++c) {
-      __m512 ch = _mm512_setzero_ps();
-      const int64_t kr_end = std::min(s.K, (c + 1) * per_chunk);
-      for (int64_t kr = c * per_chunk; kr < kr_end; ++kr) {
-        const int64_t js = j + s.D * (kr - s.R);
-        if (js < 0 || js >= s.W) continue;
-        const int64_t l = kr * s.G - c * V;
-        // Zero-masked loads combined with OR: no chain of merging loads.
-        ch = _mm512_or_ps(ch, _mm512_maskz_loadu_ps(static_cast<__mmask16>(gmask << l),
-                                                    go_r + js * nout + ky * f.KG +
-                                                        (s.K - 1 - kr) * s.G - l));
+    const bool inside = j >= reach && j + reach < s.W;
+    const __m512i off = _mm512_set1_epi32(static_cast<int32_t>(j * nout + ky * f.KG));
+    for (int64_t ch = 0; ch < f.NC; ++ch) {
+      __mmask16 mk = lanes[ch];
+      if (!inside) {
+        for (int64_t kr = 0; kr < s.K; ++kr) {
+          const int64_t js = j + s.D * (kr - s.R), l = kr * s.G - ch * V;
+          if ((js < 0 || js >= s.W) && l >= 0 && l < V)
+            mk &= static_cast<__mmask16>(~(((1u << s.G) - 1) << l));
+        }
       }
-      _mm512_store_ps(v + (ky * s.W + j) * f.VW + c * V, ch);
+      _mm512_store_ps(v + (ky * s.W + j) * f.VW + ch * V,
+                      _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
+                                               _mm512_add_epi32(idx[ch], off), go_r, 4));
     }
   }
 }
@@ -1338,12 +1357,13 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
                           float* dx, int64_t begin, int64_t end) {
   const DispGeo f(s);
   const int64_t xframe = s.H * s.W * s.C, xrow = s.W * s.C, nout = s.G * s.KK;
-  const int64_t gframe = s.H * s.W * nout;
+  const int64_t gframe = s.H * s.W * nout, grow = s.W * nout;
   const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
   const int64_t wsize = s.K * s.g * f.VW, vsize = s.K * s.W * f.VW;
-  // Up to three sources, each with a ring of window rows, weights and the
-  // grad_out vectors of rows a and b.
-  Scratch qbuf(0, 3 * slots * f.row), wbuf(2, 3 * wsize), vbuf(3, 6 * vsize),
+  // Up to three sources, each with a ring of window rows and weights; the
+  // current source's skewed grad_out rows (all kernel rows) in a ring keyed
+  // like its window rows; the previous sources' grad_out of rows a and b.
+  Scratch qbuf(0, 3 * slots * f.row), wbuf(2, 3 * wsize), vbuf(3, (slots + 4) * vsize),
       tbuf(4, 2 * 8 * V * V);
   if (!qbuf.ok() || !wbuf.ok() || !vbuf.ok() || !tbuf.ok()) return false;
   std::vector<int64_t> key(3 * slots);
@@ -1351,6 +1371,8 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
   const std::vector<int64_t> order = DispRowOrder(s);
   v16* const tmp = reinterpret_cast<v16*>(tbuf.data());
   std::fill(tbuf.data(), tbuf.data() + 2 * 8 * V * V, 0.f);
+  float* const skew = vbuf.data();
+  float* const straight = vbuf.data() + slots * vsize;
   for (int64_t bt = begin; bt < end; ++bt) {
     const int64_t t = bt % s.L, b = bt / s.L, bp = b * s.L + (t > 0 ? t - 1 : 0);
     // Sources: 0 = current (step t, windows of prev frame bp, go of bt),
@@ -1362,12 +1384,13 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
       // Reversed lane order for the current source.
       DispWeights(s, f, w + t * s.KK * s.C, wtmp.data());
       float* wd = wbuf.data();
-      for (int64_t r = 0; r < s.K * s.g; ++r)
-        for (int64_t kr = 0; kr < s.K; ++kr)
-          for (int64_t gi = 0; gi < s.G; ++gi)
-            wd[r * f.VW + kr * s.G + gi] = wtmp[r * f.VW + (s.K - 1 - kr) * s.G + gi];
-      for (int64_t r = 0; r < s.K * s.g; ++r)
-        for (int64_t e = f.KG; e < f.VW; ++e) wd[r * f.VW + e] = 0.f;
+      std::fill(wd, wd + wsize, 0.f);
+      for (int64_t ky = 0; ky < s.K; ++ky)
+        for (int64_t c = 0; c < s.g; ++c)
+          for (int64_t kr = 0; kr < s.K; ++kr)
+            for (int64_t gi = 0; gi < s.G; ++gi)
+              wd[(c * s.K + ky) * f.VW + kr * s.G + gi] =
+                  wtmp[(ky * s.g + c) * f.VW + (s.K - 1 - kr) * s.G + gi];
       src[0].wd = wd;
       src[0].ky0 = s.K - 1;
       src[0].dir = -1;
@@ -1379,7 +1402,10 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
       if (u == -1) u = t == 0 ? 0 : s.L;
       if (u >= s.L) continue;
       float* wd = wbuf.data() + nsrc * wsize;
-      DispWeights(s, f, w + u * s.KK * s.C, wd);
+      DispWeights(s, f, w + u * s.KK * s.C, wtmp.data());
+      for (int64_t ky = 0; ky < s.K; ++ky)
+        for (int64_t c = 0; c < s.g; ++c)
+          std::copy_n(&wtmp[(ky * s.g + c) * f.VW], f.VW, wd + (c * s.K + ky) * f.VW);
       src[nsrc].wd = wd;
       src[nsrc].ky0 = 0;
       src[nsrc].dir = 1;
@@ -1387,12 +1413,9 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
       gof[nsrc] = b * s.L + u;
       ++nsrc;
     }
-    for (int k = 0; k < nsrc; ++k) {
-      src[k].va = vbuf.data() + 2 * k * vsize;
-      src[k].vb = vbuf.data() + (2 * k + 1) * vsize;
-    }
     std::fill(key.begin(), key.end(), -1);
-    for (int64_t i : order) {
+    for (size_t step = 0; step < order.size(); ++step) {
+      const int64_t i = order[step];
       const bool pair = i + s.D < s.H;
       int64_t m_begin = s.K + 1, m_end = 0;
       for (int64_t m = 0; m <= (pair ? s.K : s.K - 1); ++m) {
@@ -1403,32 +1426,51 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
         for (int k = 0; k < nsrc; ++k) {
           const int64_t slot = k * slots + ii % slots;
           float* q = qbuf.data() + slot * f.row;
+          float* sk = skew + (ii % slots) * vsize;
           if (key[slot] != ii) {
             RowToDisp(s, f, x + wframe[k] * xframe + ii * xrow, q);
+            // Current source: grad_out row ii skewed for every kernel row.
+            if (k == 0)
+              for (int64_t ky = 0; ky < s.K; ++ky) GoSkewed(s, f, go + bt * gframe + ii * grow, ky, sk);
             key[slot] = ii;
           }
-          src[k].Qm[m] = q;
+          IGradSource& sr = src[k];
+          sr.Qm[m] = q;
+          const int64_t kya = sr.ky0 + sr.dir * m, kyb = kya - sr.dir;
+          if (k == 0) {
+            sr.va[m] = sk + kya * s.W * f.VW;
+            sr.vb[m] = sk + kyb * s.W * f.VW;
+          } else {
+            float* v = straight + 2 * (k - 1) * vsize;
+            sr.va[m] = v + kya * s.W * f.VW;
+            sr.vb[m] = v + vsize + kyb * s.W * f.VW;
+          }
+          sr.wa[m] = sr.wd + kya * f.VW;
+          sr.wb[m] = sr.wd + kyb * f.VW;
         }
       }
-      // grad_out vectors of rows a = i and b = i + D.
-      for (int k = 0; k < nsrc; ++k) {
-        const float* gframe_k = go + gof[k] * gframe;
-        for (int rb = 0; rb < (pair ? 2 : 1); ++rb) {
-          const int64_t row = i + rb * s.D;
-          float* v = const_cast<float*>(rb ? src[k].vb : src[k].va);
-          if (k == 0) {
-            for (int64_t ky = 0; ky < s.K; ++ky) {
-              const int64_t r = row - s.D * (ky - s.R);
-              if (r >= 0 && r < s.H) GoSkewed(s, f, gframe_k + r * s.W * nout, ky, v);
-            }
-          } else {
-            GoStraight(s, f, gframe_k + row * s.W * nout, v);
-          }
+      // grad_out of rows a = i and b = i + D for the previous sources.
+      for (int k = 1; k < nsrc; ++k)
+        for (int rb = 0; rb < (pair ? 2 : 1); ++rb)
+          GoStraight(s, f, go + gof[k] * gframe + (i + rb * s.D) * grow,
+                     straight + (2 * (k - 1) + rb) * vsize);
+      // Into L2 during this step: the rows the next step reads first (new
+      // window rows and skewed grad_out rows, the previous sources' rows).
+      Prefetcher pf;
+      if (step + 1 < order.size()) {
+        const int64_t i2 = order[step + 1];
+        for (int64_t r : {i2 + s.D * (s.K - 1 - s.R), i2 + s.D * (s.K - s.R)}) {
+          if (r >= s.H) continue;
+          for (int k = 0; k < nsrc; ++k) pf.Add(x + wframe[k] * xframe + r * xrow, xrow);
+          pf.Add(go + bt * gframe + r * grow, grow);
         }
+        for (int k = 1; k < nsrc; ++k)
+          for (int64_t r : {i2, i2 + s.D})
+            if (r < s.H) pf.Add(go + gof[k] * gframe + r * grow, grow);
       }
       float* const dxa = dx + (bt * s.H + i) * xrow;
       DispIGradDispatch(s, f, src, nsrc, m_begin, m_end, pair, dxa, pair ? dxa + s.D * xrow : nullptr,
-                        tmp);
+                        tmp, &pf);
     }
   }
   return true;
