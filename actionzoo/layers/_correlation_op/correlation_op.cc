@@ -1475,6 +1475,148 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
   }
   return true;
 }
+
+// ---------------------------------------------------------------------------
+// Grad input vectorised over channels (g a multiple of 16): the output index
+// of d/dx is the channel, so 16 channels of one group are one vector and
+// every multiply-add is full width with no lane reduction:
+//   dx[ii,jj,c] += w[t,ky,kx,c]/g * go[t,ii-dy,jj-dx,k*G+gi] * prev[ii-dy,jj-dx,c]
+//                + w[u,ky,kx,c]/g * go[u,ii,jj,k*G+gi] * x[u,ii+dy,jj+dx,c]
+// (u = t+1, and u = 0 when t = 0); grad_out enters as a broadcast scalar.
+// Rows are read in place; only tiles within D*R pixels of the frame's
+// sides test which of their source pixels are inside.
+inline bool ChanIGradUsable(const Geometry& s) { return s.g % V == 0; }
+
+// One tile: pixels j0 .. j0+J-1 of dx row ii, channels c0 .. c0+16*CB-1.
+// cur_x/cur_g[ky]: padded prev-frame and grad_out rows ii - D*(ky-R) (null
+// outside the frame); wc = w[t]/g. prv_x[k][ky]: padded rows ii + D*(ky-R)
+// of x[u_k], prv_g[k]: grad_out row ii of frame u_k, wp[k] = w[u_k]/g.
+template <int J, int CB, bool EDGE>
+inline void ChanIGradTile(const Geometry& s, const float* const* cur_x,
+                          const float* const* cur_g, const float* wc, int nprv,
+                          const float* const (*prv_x)[16], const float* const* prv_g,
+                          const float* const* wp, int64_t j0, int64_t c0, float* dx_row) {
+  // The CB vectors are channels of one group: one broadcast per pixel.
+  const int64_t C = s.C, nout = s.G * s.KK, gi = c0 / s.g;
+  v16 acc[J][CB] = {};
+  for (int64_t ky = 0; ky < s.K; ++ky) {
+    const float* xr = cur_x[ky];
+    if (!xr) continue;
+    const float* gr = cur_g[ky];
+    for (int64_t kx = 0; kx < s.K; ++kx) {
+      const int64_t k = ky * s.K + kx, pix = j0 - s.D * (kx - s.R);
+      v16 wv[CB];
+      for (int cb = 0; cb < CB; ++cb) wv[cb] = Load(wc + k * C + c0 + cb * V);
+      Unroll<J>([&](auto jc) {
+        constexpr int jj = decltype(jc)::value;
+        if (EDGE && (pix + jj < 0 || pix + jj >= s.W)) return;
+        const v16 gv = (v16)_mm512_set1_ps(gr[(pix + jj) * nout + k * s.G + gi]);
+        const float* xp = xr + (pix + jj) * C + c0;
+        Unroll<CB>([&](auto cc) {
+          constexpr int cb = decltype(cc)::value;
+          acc[jj][cb] += (Load(xp + cb * V) * gv) * wv[cb];
+        });
+      });
+    }
+  }
+  for (int p = 0; p < nprv; ++p) {
+    const float* gr = prv_g[p];
+    for (int64_t ky = 0; ky < s.K; ++ky) {
+      const float* xr = prv_x[p][ky];
+      if (!xr) continue;
+      for (int64_t kx = 0; kx < s.K; ++kx) {
+        const int64_t k = ky * s.K + kx, pix = j0 + s.D * (kx - s.R);
+        v16 wv[CB];
+        for (int cb = 0; cb < CB; ++cb) wv[cb] = Load(wp[p] + k * C + c0 + cb * V);
+        Unroll<J>([&](auto jc) {
+          constexpr int jj = decltype(jc)::value;
+          if (EDGE && (pix + jj < 0 || pix + jj >= s.W)) return;
+          const v16 gv = (v16)_mm512_set1_ps(gr[(j0 + jj) * nout + k * s.G + gi]);
+          const float* xp = xr + (pix + jj) * C + c0;
+          Unroll<CB>([&](auto cc) {
+            constexpr int cb = decltype(cc)::value;
+            acc[jj][cb] += (wv[cb] * gv) * Load(xp + cb * V);
+          });
+        });
+      }
+    }
+  }
+  for (int jj = 0; jj < J; ++jj)
+    for (int cb = 0; cb < CB; ++cb) Store(dx_row + (j0 + jj) * C + c0 + cb * V, acc[jj][cb]);
+}
+
+// Tiles of J pixels x CB channel vectors, channels innermost (the tiles
+// of one pixel range share their grad_out lines in L1).
+template <int J, int CB>
+inline void ChanIGradRow(const Geometry& s, const float* const* cur_x, const float* const* cur_g,
+                         const float* wc, int nprv, const float* const (*prv_x)[16],
+                         const float* const* prv_g, const float* const* wp, float* dx_row) {
+  const int64_t P = s.D * s.R;
+  int64_t j = 0;
+  for (; j + J <= s.W; j += J) {
+    const bool edge = j < P || j + J - 1 + P >= s.W;
+    for (int64_t c0 = 0; c0 < s.C; c0 += CB * V) {
+      if (edge)
+        ChanIGradTile<J, CB, true>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0, dx_row);
+      else
+        ChanIGradTile<J, CB, false>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0, dx_row);
+    }
+  }
+  for (; j < s.W; ++j)
+    for (int64_t c0 = 0; c0 < s.C; c0 += CB * V)
+      ChanIGradTile<1, CB, true>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0, dx_row);
+}
+
+// Grad input of frames [begin, end) (b*L + t), channel-vectorised.
+inline bool ChanGradInput(const Geometry& s, const float* x, const float* w, const float* go,
+                          float* dx, int64_t begin, int64_t end) {
+  const int64_t nout = s.G * s.KK, xframe = s.H * s.W * s.C, gframe = s.H * s.W * nout;
+  const int64_t KKC = s.KK * s.C;
+  Scratch wbuf(2, 3 * KKC);
+  if (!wbuf.ok()) return false;
+  const float inv_g = 1.0f / s.g;
+  for (int64_t bt = begin; bt < end; ++bt) {
+    const int64_t t = bt % s.L, b = bt / s.L, bp = b * s.L + (t > 0 ? t - 1 : 0);
+    int64_t us[2];
+    int nprv = 0;
+    if (t + 1 < s.L) us[nprv++] = b * s.L + t + 1;
+    if (t == 0) us[nprv++] = b * s.L;
+    float* wc = wbuf.data();
+    for (int64_t e = 0; e < KKC; ++e) wc[e] = w[t * KKC + e] * inv_g;
+    const float* wp[2];
+    for (int p = 0; p < nprv; ++p) {
+      float* d = wbuf.data() + (p + 1) * KKC;
+      const float* src = w + (us[p] % s.L) * KKC;
+      for (int64_t e = 0; e < KKC; ++e) d[e] = src[e] * inv_g;
+      wp[p] = d;
+    }
+    for (int64_t ii = 0; ii < s.H; ++ii) {
+      const float* cur_x[16];
+      const float* cur_g[16];
+      const float* prv_x[2][16];
+      const float* prv_g[2];
+      for (int64_t ky = 0; ky < s.K; ++ky) {
+        const int64_t r = ii - s.D * (ky - s.R), r2 = ii + s.D * (ky - s.R);
+        const bool in = r >= 0 && r < s.H, in2 = r2 >= 0 && r2 < s.H;
+        cur_x[ky] = in ? x + bp * xframe + r * s.W * s.C : nullptr;
+        cur_g[ky] = in ? go + bt * gframe + r * s.W * nout : nullptr;
+        for (int p = 0; p < nprv; ++p)
+          prv_x[p][ky] = in2 ? x + us[p] * xframe + r2 * s.W * s.C : nullptr;
+      }
+      for (int p = 0; p < nprv; ++p) prv_g[p] = go + us[p] * gframe + ii * s.W * nout;
+      float* dx_row = dx + (bt * s.H + ii) * s.W * s.C;
+#ifndef AZ_TJ
+#define AZ_TJ 8
+#define AZ_TCB 2
+#endif
+      if (s.g % (AZ_TCB * V) == 0)
+        ChanIGradRow<AZ_TJ, AZ_TCB>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
+      else
+        ChanIGradRow<16, 1>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
+    }
+  }
+  return true;
+}
 #endif  // __AVX512F__
 
 // Forward: one work item = one output frame (b, t).
@@ -1591,14 +1733,17 @@ class CorrelationGradInputOp : public CorrelationBase {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, xt.shape(), &dxt));
     if (dxt->NumElements() == 0) return;
 #ifdef __AVX512F__
-    if (DispGeo::Usable(s)) {
+    if (ChanIGradUsable(s) || DispGeo::Usable(s)) {
       const float* x = xt.flat<float>().data();
       const float* go = gt.flat<float>().data();
       const float* w = wt.flat<float>().data();
       float* dx = dxt->flat<float>().data();
+      const bool chan = ChanIGradUsable(s);
       std::atomic<bool> no_memory(false);
       Parallel(ctx, s.B * s.L, s.H * s.W * s.KK * s.C * 4, [&](int64_t begin, int64_t end) {
-        if (!DispGradInput(s, x, w, go, dx, begin, end)) no_memory = true;
+        if (!(chan ? ChanGradInput(s, x, w, go, dx, begin, end)
+                   : DispGradInput(s, x, w, go, dx, begin, end)))
+          no_memory = true;
       });
       OP_REQUIRES(ctx, !no_memory, tensorflow::errors::ResourceExhausted(
           "Correlation: cannot allocate scratch memory"));
