@@ -1617,6 +1617,85 @@ inline bool ChanGradInput(const Geometry& s, const float* x, const float* w, con
   }
   return true;
 }
+
+// Grad kernel vectorised over channels (g a multiple of 16): for 16
+// channels of one group,
+//   dw[t,ky,kx,c] += go[i,j,k*G+gi] * prev[i,j,c] * x[i+dy,j+dx,c]
+// with all K kernel columns of one kernel row accumulated in registers
+// while the pixels of a row pass (pixels [j0, j1); EDGE: test j + dx).
+template <int KT, int CB, bool EDGE>
+inline void ChanKGradRun(const Geometry& s, const float* prow, const float* xrow,
+                         const float* grow, int64_t ky, int64_t c0, int64_t j0, int64_t j1,
+                         float* acc) {
+  const int64_t K = KT ? KT : s.K, C = s.C, nout = s.G * s.KK, gi = c0 / s.g;
+  v16 a[KT ? KT : 15][CB];
+  for (int64_t kx = 0; kx < K; ++kx)
+    for (int cb = 0; cb < CB; ++cb) a[kx][cb] = Load(acc + (ky * K + kx) * C + c0 + cb * V);
+  for (int64_t j = j0; j < j1; ++j) {
+    v16 pv[CB];
+    for (int cb = 0; cb < CB; ++cb) pv[cb] = Load(prow + j * C + c0 + cb * V);
+    const float* g = grow + j * nout + ky * K * s.G + gi;
+    for (int64_t kx = 0; kx < K; ++kx) {
+      const int64_t jx = j + s.D * (kx - K / 2);
+      if (EDGE && (jx < 0 || jx >= s.W)) continue;
+      const v16 gv = (v16)_mm512_set1_ps(g[kx * s.G]);
+      for (int cb = 0; cb < CB; ++cb)
+        a[kx][cb] += gv * (pv[cb] * Load(xrow + jx * C + c0 + cb * V));
+    }
+  }
+  for (int64_t kx = 0; kx < K; ++kx)
+    for (int cb = 0; cb < CB; ++cb) Store(acc + (ky * K + kx) * C + c0 + cb * V, a[kx][cb]);
+}
+
+template <int KT, int CB>
+inline void ChanKGradRow(const Geometry& s, const float* prow, const float* xrow,
+                         const float* grow, int64_t ky, float* acc) {
+  const int64_t P = s.D * s.R, lo = std::min(P, s.W), hi = std::max(lo, s.W - P);
+  for (int64_t c0 = 0; c0 < s.C; c0 += CB * V) {
+    ChanKGradRun<KT, CB, true>(s, prow, xrow, grow, ky, c0, 0, lo, acc);
+    ChanKGradRun<KT, CB, false>(s, prow, xrow, grow, ky, c0, lo, hi, acc);
+    ChanKGradRun<KT, CB, true>(s, prow, xrow, grow, ky, c0, hi, s.W, acc);
+  }
+}
+
+// Grad kernel of frame indices [begin, end) (t), summed over the batch.
+inline bool ChanGradKernel(const Geometry& s, const float* x, const float* go, float* dw,
+                           int64_t begin, int64_t end) {
+  const int64_t nout = s.G * s.KK, xframe = s.H * s.W * s.C, gframe = s.H * s.W * nout;
+  const int64_t KKC = s.KK * s.C;
+  Scratch abuf(2, KKC);
+  if (!abuf.ok()) return false;
+  float* const acc = abuf.data();
+  const bool two = s.g % (2 * V) == 0;
+  for (int64_t t = begin; t < end; ++t) {
+    std::fill(acc, acc + KKC, 0.f);
+    for (int64_t b = 0; b < s.B; ++b) {
+      const int64_t bt = b * s.L + t, bp = b * s.L + (t > 0 ? t - 1 : 0);
+      for (int64_t i = 0; i < s.H; ++i) {
+        const float* prow = x + bp * xframe + i * s.W * s.C;
+        const float* grow = go + bt * gframe + i * s.W * nout;
+        for (int64_t ky = 0; ky < s.K; ++ky) {
+          const int64_t r = i + s.D * (ky - s.R);
+          if (r < 0 || r >= s.H) continue;
+          const float* xrow = x + bt * xframe + r * s.W * s.C;
+          if (s.K == 7 && two)
+            ChanKGradRow<7, 2>(s, prow, xrow, grow, ky, acc);
+          else if (s.K == 7)
+            ChanKGradRow<7, 1>(s, prow, xrow, grow, ky, acc);
+          else if (s.K == 3 && two)
+            ChanKGradRow<3, 2>(s, prow, xrow, grow, ky, acc);
+          else if (s.K == 5 && two)
+            ChanKGradRow<5, 2>(s, prow, xrow, grow, ky, acc);
+          else
+            ChanKGradRow<0, 1>(s, prow, xrow, grow, ky, acc);
+        }
+      }
+    }
+    const float inv_g = 1.0f / s.g;
+    for (int64_t e = 0; e < KKC; ++e) dw[t * KKC + e] = acc[e] * inv_g;
+  }
+  return true;
+}
 #endif  // __AVX512F__
 
 // Forward: one work item = one output frame (b, t).
@@ -1833,12 +1912,15 @@ class CorrelationGradKernelOp : public CorrelationBase {
     std::memset(dw, 0, sizeof(float) * dwt->NumElements());
     if (xt.NumElements() == 0) return;
 #ifdef __AVX512F__
-    if (DispGeo::Usable(s)) {
+    if (ChanIGradUsable(s) || DispGeo::Usable(s)) {
       const float* x = xt.flat<float>().data();
       const float* go = gt.flat<float>().data();
+      const bool chan = ChanIGradUsable(s);
       std::atomic<bool> no_memory(false);
       Parallel(ctx, s.L, s.B * s.H * s.W * s.KK * s.C * 2, [&](int64_t begin, int64_t end) {
-        if (!DispGradKernel(s, x, go, dw, begin, end)) no_memory = true;
+        if (!(chan ? ChanGradKernel(s, x, go, dw, begin, end)
+                   : DispGradKernel(s, x, go, dw, begin, end)))
+          no_memory = true;
       });
       OP_REQUIRES(ctx, !no_memory, tensorflow::errors::ResourceExhausted(
           "Correlation: cannot allocate scratch memory"));
