@@ -257,6 +257,9 @@ def test_numpy_backend_matches(tmp_path):
     ((1, 3, 5, 37, 32), 7, 2, 16),   # two 16-pixel blocks + one, full 16x16 tiles
     ((2, 2, 17, 33, 16), 3, 1, 16),  # batch > 1, three blocks of 16 pixels
     ((1, 2, 4, 20, 24), 9, 1, 8),    # K=9: run-time K path, partial tiles
+    ((1, 3, 6, 11, 64), 5, 1, 32),   # channel-vectorised gradients, K=5, two vectors
+    ((2, 2, 5, 21, 32), 9, 1, 16),   # channel-vectorised gradients, run-time K
+    ((1, 2, 3, 5, 32), 7, 2, 32),    # frame narrower than the kernel's reach
 ])
 def test_custom_op_wide_frames(shape, k, d, g):
     """Frames wider than 16 pixels and >= 16 channels exercise the blocked
