@@ -22,6 +22,7 @@ with ``_run_model``.
 """
 import contextlib
 import copy
+import math
 import os
 from numbers import Integral, Real
 
@@ -160,12 +161,20 @@ class KerasEstimatorMixin:
     _keras_attributes = ("model_",)
     # Inference batch size floor: prediction is cheap per sample.
     _min_inference_batch_size = 256
-    # Train op by op rather than through tf.function: with TF 2.17 every
-    # traced Keras train step leaves ~18 FuncGraphs (~3.5 MiB) that no
-    # clear_session or gc.collect frees (they sit in cycles through TF's C++
-    # graph), so 20 fits in a GridSearchCV would grow memory by ~70 MiB.
-    # Eager training stays flat; its cost is measured in docs/performance.md.
-    _run_eagerly = True
+    # Fits of fewer steps than this train op by op, longer ones through
+    # tf.function. With TF 2.17 every traced Keras fit leaves its FuncGraphs
+    # (~18 per train step) that no clear_session or gc.collect frees (they sit
+    # in cycles through TF's C++ graph): +70 MiB RSS per fit of a tiny STFN,
+    # +185 MiB of a tiny CorrNet-26, vs flat eagerly, so short fits (tests, toy
+    # grid searches) stay eager. But an eager step pays Python and op-dispatch
+    # overhead: 0.4 s per step of a tiny STFN (61 epochs of 10 steps: 331 s
+    # eager, 21 s traced incl. ~15 s of tracing), so long fits are traced.
+    _graph_min_steps = 60
+
+    def _run_eagerly(self, n_train):
+        """Whether a fit over ``n_train`` samples trains eagerly (see above)."""
+        steps = self.epochs * max(1, math.ceil(n_train / self.batch_size))
+        return steps < self._graph_min_steps
 
     # ----------------------------------------------------------- parameters
     def get_params(self, deep=True):
@@ -363,6 +372,9 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
 
         seed = self._seed()
         strategy = self._training_strategy()
+        train_idx, val_idx = np.arange(n_samples), None
+        if self.validation_fraction is not None:
+            train_idx, val_idx = self._split_validation(y_enc, seed)
         if continuing:
             if getattr(self.model_, "_distribute_strategy", None) is not strategy:
                 raise ValueError("warm_start continues the fitted model under the strategy "
@@ -378,13 +390,12 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
                 self.model_.compile(
                     optimizer=self._make_optimizer(),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                    weighted_metrics=[], metrics=["accuracy"], run_eagerly=self._run_eagerly)
+                    weighted_metrics=[], metrics=["accuracy"],
+                    run_eagerly=self._run_eagerly(len(train_idx)))
             self.history_ = {}
 
         validation = None
-        train_idx = np.arange(n_samples)
-        if self.validation_fraction is not None:
-            train_idx, val_idx = self._split_validation(y_enc, seed)
+        if val_idx is not None:
             validation = self._training_batches(
                 _take(inputs, val_idx), y_enc[val_idx],
                 None if weights is None else weights[val_idx], seed, shuffle=False)

@@ -132,18 +132,6 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     }
     _parameter_constraints = {**KerasClassifierBase._parameter_constraints,
                               **_clip_parameter_constraints}
-    # Fits of at least this many steps run as tf.function, shorter ones
-    # eagerly. A traced train step of these conv nets runs ~15x faster than
-    # eager (0.06 s vs 1 s per batch of 8 for a tiny CorrNet-26) but costs
-    # ~20 s of tracing, and every traced fit leaks its graphs (see _base.py):
-    # measured +185 MiB RSS per 60-step fit of a tiny CorrNet-26 in graph
-    # mode vs +4.5 MiB eagerly. Short fits (tests, toy grid searches) therefore
-    # stay eager; long fits, where the speed matters, are traced.
-    _graph_min_steps = 60
-
-    @property
-    def _run_eagerly(self):
-        return self.epochs * getattr(self, "_steps_per_epoch", 1) < self._graph_min_steps
 
     # ------------------------------------------------------------------ X
     def _check_X(self, X, *, reset):

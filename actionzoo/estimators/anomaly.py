@@ -145,7 +145,7 @@ class EmbeddingAnomalyDetector(KerasEstimatorMixin, OutlierMixin, BaseEstimator)
                                                 activation=self.activation,
                                                 dropout=self.dropout)
             self.model_.compile(optimizer=self._make_optimizer(), loss="mse",
-                                run_eagerly=self._run_eagerly)
+                                run_eagerly=self._run_eagerly(len(Z)))
         callbacks = [EpochProgressBar(self.epochs, type(self).__name__)] \
             if self.verbose == 1 else []
         if strategy is None:

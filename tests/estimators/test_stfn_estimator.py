@@ -148,7 +148,7 @@ def test_filters_must_split_in_four():
     assert STFN(filters=8, **TINY).fit(odd, y).transform(odd).shape == (len(odd), 16)
 
 
-@pytest.mark.slow  # 120 eager steps: 7 min measured on the shared 2-core machine
+@pytest.mark.slow  # 120 steps: 7 min measured eagerly, now traced
 def test_learns_motion_evidence():
     """Held-out accuracy well above chance (1/3) when only motion carries the class."""
     X_train, y_train = sequences(n=60, seed=1, strength=3.0)
