@@ -14,7 +14,11 @@
 // DispGeo; with AVX-512 when G is 2, 4 or 8 and K*G fills at least 3/4 of
 // its 16-lane chunks, e.g. K=7 with g = 32, CorrNet's setting, at 64, 128
 // and 256 channels) and a pixel-vectorised one (Planes) for every other
-// shape. The gradients use the pixel-vectorised layout.
+// shape. The gradients (with AVX-512) are vectorised over channels when g is
+// a multiple of 16 (ChanGradInput / ChanGradKernel: d/dx and d/dkernel are
+// indexed by channel, so no lane reduction is needed), else over
+// displacements like the forward where DispGeo applies (DispGradInput /
+// DispGradKernel), else they use the pixel-vectorised layout.
 #include <algorithm>
 #include <atomic>
 #ifdef __AVX512F__
@@ -1488,8 +1492,8 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
 inline bool ChanIGradUsable(const Geometry& s) { return s.g % V == 0; }
 
 // One tile: pixels j0 .. j0+J-1 of dx row ii, channels c0 .. c0+16*CB-1.
-// cur_x/cur_g[ky]: padded prev-frame and grad_out rows ii - D*(ky-R) (null
-// outside the frame); wc = w[t]/g. prv_x[k][ky]: padded rows ii + D*(ky-R)
+// cur_x/cur_g[ky]: prev-frame and grad_out rows ii - D*(ky-R) (null
+// outside the frame); wc = w[t]/g. prv_x[k][ky]: rows ii + D*(ky-R)
 // of x[u_k], prv_g[k]: grad_out row ii of frame u_k, wp[k] = w[u_k]/g.
 template <int J, int CB, bool EDGE>
 inline void ChanIGradTile(const Geometry& s, const float* const* cur_x,
@@ -1605,12 +1609,9 @@ inline bool ChanGradInput(const Geometry& s, const float* x, const float* w, con
       }
       for (int p = 0; p < nprv; ++p) prv_g[p] = go + us[p] * gframe + ii * s.W * nout;
       float* dx_row = dx + (bt * s.H + ii) * s.W * s.C;
-#ifndef AZ_TJ
-#define AZ_TJ 8
-#define AZ_TCB 2
-#endif
-      if (s.g % (AZ_TCB * V) == 0)
-        ChanIGradRow<AZ_TJ, AZ_TCB>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
+      // 8 pixels x 2 vectors of one group (tried: 4x4, 4x2, 6x2, 12x1, 16x1).
+      if (s.g % (2 * V) == 0)
+        ChanIGradRow<8, 2>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
       else
         ChanIGradRow<16, 1>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
     }
