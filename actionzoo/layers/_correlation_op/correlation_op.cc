@@ -1495,13 +1495,16 @@ inline bool ChanIGradUsable(const Geometry& s) { return s.g % V == 0; }
 // cur_x/cur_g[ky]: prev-frame and grad_out rows ii - D*(ky-R) (null
 // outside the frame); wc = w[t]/g. prv_x[k][ky]: rows ii + D*(ky-R)
 // of x[u_k], prv_g[k]: grad_out row ii of frame u_k, wp[k] = w[u_k]/g.
-template <int J, int CB, bool EDGE>
+template <int J, int CB, bool EDGE, int CT, int NT>
 inline void ChanIGradTile(const Geometry& s, const float* const* cur_x,
                           const float* const* cur_g, const float* wc, int nprv,
                           const float* const (*prv_x)[16], const float* const* prv_g,
                           const float* const* wp, int64_t j0, int64_t c0, float* dx_row) {
   // The CB vectors are channels of one group: one broadcast per pixel.
-  const int64_t C = s.C, nout = s.G * s.KK, gi = c0 / s.g;
+  // CT, NT: C and K*K*G when known at compile time, so that the J pixels'
+  // addresses are one register plus constant offsets (with run-time
+  // strides the compiler kept J pointers and spilled them).
+  const int64_t C = CT ? CT : s.C, nout = NT ? NT : s.G * s.KK, gi = c0 / s.g;
   v16 acc[J][CB] = {};
   for (int64_t ky = 0; ky < s.K; ++ky) {
     const float* xr = cur_x[ky];
@@ -1551,7 +1554,7 @@ inline void ChanIGradTile(const Geometry& s, const float* const* cur_x,
 
 // Tiles of J pixels x CB channel vectors, channels innermost (the tiles
 // of one pixel range share their grad_out lines in L1).
-template <int J, int CB>
+template <int J, int CB, int CT, int NT>
 inline void ChanIGradRow(const Geometry& s, const float* const* cur_x, const float* const* cur_g,
                          const float* wc, int nprv, const float* const (*prv_x)[16],
                          const float* const* prv_g, const float* const* wp, float* dx_row) {
@@ -1561,14 +1564,17 @@ inline void ChanIGradRow(const Geometry& s, const float* const* cur_x, const flo
     const bool edge = j < P || j + J - 1 + P >= s.W;
     for (int64_t c0 = 0; c0 < s.C; c0 += CB * V) {
       if (edge)
-        ChanIGradTile<J, CB, true>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0, dx_row);
+        ChanIGradTile<J, CB, true, CT, NT>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0,
+                                           dx_row);
       else
-        ChanIGradTile<J, CB, false>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0, dx_row);
+        ChanIGradTile<J, CB, false, CT, NT>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0,
+                                            dx_row);
     }
   }
   for (; j < s.W; ++j)
     for (int64_t c0 = 0; c0 < s.C; c0 += CB * V)
-      ChanIGradTile<1, CB, true>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0, dx_row);
+      ChanIGradTile<1, CB, true, CT, NT>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, j, c0,
+                                         dx_row);
 }
 
 // Grad input of frames [begin, end) (b*L + t), channel-vectorised.
@@ -1610,10 +1616,22 @@ inline bool ChanGradInput(const Geometry& s, const float* x, const float* w, con
       for (int p = 0; p < nprv; ++p) prv_g[p] = go + us[p] * gframe + ii * s.W * nout;
       float* dx_row = dx + (bt * s.H + ii) * s.W * s.C;
       // 8 pixels x 2 vectors of one group (tried: 4x4, 4x2, 6x2, 12x1, 16x1).
-      if (s.g % (2 * V) == 0)
-        ChanIGradRow<8, 2>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
-      else
-        ChanIGradRow<16, 1>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
+      const int64_t two = s.g % (2 * V) == 0;
+#define AZ_ROW(CC, NN)                                                                   \
+  if (two)                                                                               \
+    ChanIGradRow<8, 2, CC, NN>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);     \
+  else                                                                                   \
+    ChanIGradRow<16, 1, CC, NN>(s, cur_x, cur_g, wc, nprv, prv_x, prv_g, wp, dx_row);
+      if (s.C == 64 && nout == 98) {  // K = 7: CorrNet's 64, 128, 256 channels
+        AZ_ROW(64, 98)
+      } else if (s.C == 128 && nout == 196) {
+        AZ_ROW(128, 196)
+      } else if (s.C == 256 && nout == 392) {
+        AZ_ROW(256, 392)
+      } else {
+        AZ_ROW(0, 0)
+      }
+#undef AZ_ROW
     }
   }
   return true;
@@ -1624,11 +1642,11 @@ inline bool ChanGradInput(const Geometry& s, const float* x, const float* w, con
 //   dw[t,ky,kx,c] += go[i,j,k*G+gi] * prev[i,j,c] * x[i+dy,j+dx,c]
 // with all K kernel columns of one kernel row accumulated in registers
 // while the pixels of a row pass (pixels [j0, j1); EDGE: test j + dx).
-template <int KT, int CB, bool EDGE>
+template <int KT, int CB, bool EDGE, int CT>
 inline void ChanKGradRun(const Geometry& s, const float* prow, const float* xrow,
                          const float* grow, int64_t ky, int64_t c0, int64_t j0, int64_t j1,
                          float* acc) {
-  const int64_t K = KT ? KT : s.K, C = s.C, nout = s.G * s.KK, gi = c0 / s.g;
+  const int64_t K = KT ? KT : s.K, C = CT ? CT : s.C, nout = s.G * s.KK, gi = c0 / s.g;
   v16 a[KT ? KT : 15][CB];
   for (int64_t kx = 0; kx < K; ++kx)
     for (int cb = 0; cb < CB; ++cb) a[kx][cb] = Load(acc + (ky * K + kx) * C + c0 + cb * V);
@@ -1648,14 +1666,14 @@ inline void ChanKGradRun(const Geometry& s, const float* prow, const float* xrow
     for (int cb = 0; cb < CB; ++cb) Store(acc + (ky * K + kx) * C + c0 + cb * V, a[kx][cb]);
 }
 
-template <int KT, int CB>
+template <int KT, int CB, int CT = 0>
 inline void ChanKGradRow(const Geometry& s, const float* prow, const float* xrow,
                          const float* grow, int64_t ky, float* acc) {
   const int64_t P = s.D * s.R, lo = std::min(P, s.W), hi = std::max(lo, s.W - P);
   for (int64_t c0 = 0; c0 < s.C; c0 += CB * V) {
-    ChanKGradRun<KT, CB, true>(s, prow, xrow, grow, ky, c0, 0, lo, acc);
-    ChanKGradRun<KT, CB, false>(s, prow, xrow, grow, ky, c0, lo, hi, acc);
-    ChanKGradRun<KT, CB, true>(s, prow, xrow, grow, ky, c0, hi, s.W, acc);
+    ChanKGradRun<KT, CB, true, CT>(s, prow, xrow, grow, ky, c0, 0, lo, acc);
+    ChanKGradRun<KT, CB, false, CT>(s, prow, xrow, grow, ky, c0, lo, hi, acc);
+    ChanKGradRun<KT, CB, true, CT>(s, prow, xrow, grow, ky, c0, hi, s.W, acc);
   }
 }
 
@@ -1679,7 +1697,13 @@ inline bool ChanGradKernel(const Geometry& s, const float* x, const float* go, f
           const int64_t r = i + s.D * (ky - s.R);
           if (r < 0 || r >= s.H) continue;
           const float* xrow = x + bt * xframe + r * s.W * s.C;
-          if (s.K == 7 && two)
+          if (s.K == 7 && two && s.C == 64)  // compile-time strides (see ChanIGradTile)
+            ChanKGradRow<7, 2, 64>(s, prow, xrow, grow, ky, acc);
+          else if (s.K == 7 && two && s.C == 128)
+            ChanKGradRow<7, 2, 128>(s, prow, xrow, grow, ky, acc);
+          else if (s.K == 7 && two && s.C == 256)
+            ChanKGradRow<7, 2, 256>(s, prow, xrow, grow, ky, acc);
+          else if (s.K == 7 && two)
             ChanKGradRow<7, 2>(s, prow, xrow, grow, ky, acc);
           else if (s.K == 7)
             ChanKGradRow<7, 1>(s, prow, xrow, grow, ky, acc);
