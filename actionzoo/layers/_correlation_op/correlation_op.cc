@@ -671,16 +671,12 @@ inline v16 Window(const v16* A) {
       _mm512_castps_si512((__m512)A[k + 1]), _mm512_castps_si512((__m512)A[k]), sh));
 }
 
-// Lanes < n of a 16-lane chunk (n may exceed 16).
-inline __mmask16 LaneMask(int64_t n) {
-  return n >= V ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
-}
-
 // Stores chunk ch of the K*G lanes of one pixel and kernel row.
 template <int NC, int CH>
-inline void DispStoreChunk(__mmask16 last, float* d, v16 acc) {
+inline void DispStoreChunk(const DispGeo& f, float* d, v16 acc) {
   if (CH + 1 < NC) return Store(d + CH * V, acc);
-  _mm512_mask_storeu_ps(d + CH * V, last, (__m512)acc);
+  _mm512_mask_storeu_ps(d + CH * V, static_cast<__mmask16>((1u << (f.KG - CH * V)) - 1),
+                        (__m512)acc);
 }
 
 // J pixels n0 .. n0+J-1 of phase ph of one output row and one kernel row ky
@@ -711,13 +707,11 @@ inline void DispBlock(const Geometry& s, const DispGeo& f, const float* P, const
   }
   const int64_t step = s.D * s.G * s.KK;
   float* const o = ob + (s.D * n0 + ph) * (s.G * s.KK) + ky * f.KG;
-  // Mask of the last chunk, computed once (the stores may alias f).
-  const __mmask16 last = LaneMask(f.KG - (NC - 1) * V);
   Unroll<J>([&](auto jc) {
     constexpr int jj = decltype(jc)::value;
     Unroll<NC>([&](auto cc) {
       constexpr int ch = decltype(cc)::value;
-      DispStoreChunk<NC, ch>(last, o + jj * step, acc[jj][ch]);
+      DispStoreChunk<NC, ch>(f, o + jj * step, acc[jj][ch]);
     });
   });
 }
@@ -755,13 +749,12 @@ inline void DispBlockPair(const Geometry& s, const DispGeo& f, const float* Pa,
   const int64_t step = s.D * s.G * s.KK, o = (s.D * n0 + ph) * (s.G * s.KK);
   float* const oa = oba + o + m * f.KG;
   float* const ob = obb + o + (m - 1) * f.KG;
-  const __mmask16 last = LaneMask(f.KG - (NC - 1) * V);
   Unroll<J>([&](auto jc) {
     constexpr int jj = decltype(jc)::value;
     Unroll<NC>([&](auto cc) {
       constexpr int ch = decltype(cc)::value;
-      DispStoreChunk<NC, ch>(last, oa + jj * step, acc_a[jj][ch]);
-      DispStoreChunk<NC, ch>(last, ob + jj * step, acc_b[jj][ch]);
+      DispStoreChunk<NC, ch>(f, oa + jj * step, acc_a[jj][ch]);
+      DispStoreChunk<NC, ch>(f, ob + jj * step, acc_b[jj][ch]);
     });
   });
 }
@@ -991,6 +984,10 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
 // The products of all sources and kernel rows are summed per (pixel, c')
 // in one 16-lane register and reduced over lanes once (ReduceGroups).
 
+// Lanes < n of a 16-lane chunk (n may exceed 16).
+inline __mmask16 LaneMask(int64_t n) {
+  return n >= V ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+}
 
 // Grad kernel, J pixels n0.. of phase ph, input row Q; row a (kernel row m,
 // if HA) and row b (kernel row m - 1, if HB). goa/gob: grad_out rows.
