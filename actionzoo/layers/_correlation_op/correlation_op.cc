@@ -1489,7 +1489,8 @@ inline bool DispGradInput(const Geometry& s, const float* x, const float* w, con
 // (u = t+1, and u = 0 when t = 0); grad_out enters as a broadcast scalar.
 // Rows are read in place; only tiles within D*R pixels of the frame's
 // sides test which of their source pixels are inside.
-inline bool ChanIGradUsable(const Geometry& s) { return s.g % V == 0; }
+// (K <= 15: the row pointer arrays and the grad-kernel accumulators.)
+inline bool ChanIGradUsable(const Geometry& s) { return s.g % V == 0 && s.K <= 15; }
 
 // One tile: pixels j0 .. j0+J-1 of dx row ii, channels c0 .. c0+16*CB-1.
 // cur_x/cur_g[ky]: prev-frame and grad_out rows ii - D*(ky-R) (null
