@@ -41,6 +41,20 @@ def test_r2d_strides_time_with_max_pool():
     assert pools == ["res4_block1_2t_pool", "res5_block1_2t_pool"]
 
 
+def test_r2d_depends_on_the_frame_order():
+    """R2D has no temporal convs, yet it is not a function of the set of frames:
+    the temporal striding (stride-2 shortcut conv and 3x1x1 max pool of res4,
+    res5) keeps fixed frames. A fitted R2D uses this to tell directions
+    apart (tests/estimators, test_r2d_reads_the_temporal_order)."""
+    keras.utils.set_random_seed(0)
+    model = correlation_net(26, "r2d", **{**TINY, "clip_length": 8})
+    clips = np.random.default_rng(0).normal(size=(2, 8, 32, 32, 3)).astype("float32")
+    embed = keras.Model(model.input, model.get_layer("embedding").output)
+    forward = keras.ops.convert_to_numpy(embed(clips))
+    backward = keras.ops.convert_to_numpy(embed(clips[:, ::-1]))
+    assert np.abs(forward - backward).max() > 1e-3 * np.abs(forward).max()
+
+
 def test_correlation_block_placement():
     model = correlation_net(26, "corrnet", **TINY)
     corr = {layer.name: tuple(layer.input.shape[1:]) for layer in _layers(model, Correlation)}
