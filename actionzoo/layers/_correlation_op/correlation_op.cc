@@ -659,6 +659,36 @@ inline void Unroll(F&& f) {
   UnrollImpl(f, std::make_integer_sequence<int, N>());
 }
 
+// Calls fn(Const<G>, Const<NC>) for the (G, NC) pairs that DispGeo::Usable
+// admits (the displacement-vectorised kernels are built for those).
+template <typename F>
+inline void DispatchDisp(const Geometry& s, const DispGeo& f, F&& fn) {
+#define AZ_DISP(GG, NN)                                                             \
+  if (s.G == GG && f.NC == NN)                                                      \
+    return fn(Const<GG>(), Const<NN>());
+  AZ_DISP(2, 1) AZ_DISP(4, 1) AZ_DISP(4, 2) AZ_DISP(8, 2) AZ_DISP(8, 3) AZ_DISP(8, 4)
+#undef AZ_DISP
+}
+
+// Walks the pixel blocks of an output row, dilation phase by phase: calls
+// block(ph, n, JJ) for the full blocks of J = PixelsPerBlock(NC) pixels
+// starting at n, then once for the rest (JJ < J pixels; n*G is still a
+// multiple of 16). JJ is a compile-time constant (Const-like, a template width).
+template <int NC, typename F>
+inline void ForEachDispBlock(const Geometry& s, F&& block) {
+  constexpr int J = DispGeo::PixelsPerBlock(NC);
+  for (int64_t ph = 0; ph < s.D; ++ph) {
+    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
+    int64_t n = 0;
+    for (; n + J <= wn; n += J) block(ph, n, Const<J>());
+    const int64_t rest = wn - n;
+    Unroll<J>([&](auto jj) {
+      if constexpr (jj.value > 0)
+        if (rest == jj.value) block(ph, n, jj);
+    });
+  }
+}
+
 // The window of pixel jj (floats jj*G .. jj*G + 15 of the block) from the
 // block's aligned vectors A: aligned loads and a lane shift (one shuffle)
 // instead of an unaligned load per window. Those straddle cache lines and
@@ -811,38 +841,21 @@ inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const
   constexpr int J = DispGeo::PixelsPerBlock(NC);
   // Kernel rows innermost: a block's prev pixels and output pixels stay in
   // L1 while all its kernel rows are computed.
-  for (int64_t ph = 0; ph < s.D; ++ph) {
-    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
-    int64_t n = 0;
-    for (; n + J <= wn; n += J)
-      for (int64_t m = m_begin; m < m_end; ++m) {
-        pf->Step(16);
-        DispBlockRows<G, J, NC>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
-      }
-    // The rest (< J pixels; n*G is still a multiple of 16).
+  ForEachDispBlock<NC>(s, [&](int64_t ph, int64_t n, auto jj) {
     for (int64_t m = m_begin; m < m_end; ++m) {
-      switch (wn - n) {
-#define AZ_TAIL(JJ)                                                                  \
-  case JJ:                                                                           \
-    DispBlockRows<G, (JJ < J ? JJ : 1), NC>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m); \
-    break;
-        AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
-#undef AZ_TAIL
-        default: break;
-      }
+      if constexpr (jj.value == J) pf->Step(16);
+      DispBlockRows<G, jj.value, NC>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
     }
-  }
+  });
 }
 
 inline void DispRowsDispatch(const Geometry& s, const DispGeo& f, const float* Pa,
                              const float* Pb, const float* const* Qm, int64_t m_begin,
                              int64_t m_end, const float* Wd, float* oba, float* obb,
                              Prefetcher* pf) {
-#define AZ_ROWS(GG, NN)                                                        \
-  if (s.G == GG && f.NC == NN)                                                 \
-    DispRows<GG, NN>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
-  AZ_ROWS(2, 1) AZ_ROWS(4, 1) AZ_ROWS(4, 2) AZ_ROWS(8, 2) AZ_ROWS(8, 3) AZ_ROWS(8, 4)
-#undef AZ_ROWS
+  DispatchDisp(s, f, [&](auto g, auto nc) {
+    DispRows<g.value, nc.value>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
+  });
   pf->Finish();
 }
 
@@ -1050,35 +1063,18 @@ template <int G, int NC>
 inline void DispKGradAll(const Geometry& s, const DispGeo& f, const float* Pa, const float* Pb,
                          const float* const* Qm, int64_t m_begin, int64_t m_end,
                          const float* goa, const float* gob, float* acc) {
-  constexpr int J = DispGeo::PixelsPerBlock(NC);
-  for (int64_t ph = 0; ph < s.D; ++ph) {
-    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
-    int64_t n = 0;
-    for (; n + J <= wn; n += J)
-      for (int64_t m = m_begin; m < m_end; ++m)
-        DispKGradRows<G, J, NC>(s, f, Pa, Pb, Qm[m], goa, gob, ph, n, m, acc);
-    for (int64_t m = m_begin; m < m_end; ++m) {
-      switch (wn - n) {
-#define AZ_TAIL(JJ)                                                                     \
-  case JJ:                                                                              \
-    DispKGradRows<G, (JJ < J ? JJ : 1), NC>(s, f, Pa, Pb, Qm[m], goa, gob, ph, n, m, acc); \
-    break;
-        AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
-#undef AZ_TAIL
-        default: break;
-      }
-    }
-  }
+  ForEachDispBlock<NC>(s, [&](int64_t ph, int64_t n, auto jj) {
+    for (int64_t m = m_begin; m < m_end; ++m)
+      DispKGradRows<G, jj.value, NC>(s, f, Pa, Pb, Qm[m], goa, gob, ph, n, m, acc);
+  });
 }
 
 inline void DispKGradDispatch(const Geometry& s, const DispGeo& f, const float* Pa,
                               const float* Pb, const float* const* Qm, int64_t m_begin,
                               int64_t m_end, const float* goa, const float* gob, float* acc) {
-#define AZ_ROWS(GG, NN)                                                                  \
-  if (s.G == GG && f.NC == NN)                                                           \
-    return DispKGradAll<GG, NN>(s, f, Pa, Pb, Qm, m_begin, m_end, goa, gob, acc);
-  AZ_ROWS(2, 1) AZ_ROWS(4, 1) AZ_ROWS(4, 2) AZ_ROWS(8, 2) AZ_ROWS(8, 3) AZ_ROWS(8, 4)
-#undef AZ_ROWS
+  DispatchDisp(s, f, [&](auto g, auto nc) {
+    DispKGradAll<g.value, nc.value>(s, f, Pa, Pb, Qm, m_begin, m_end, goa, gob, acc);
+  });
 }
 
 // Rows in the order the displacement kernels compute them (i and i + D
@@ -1275,33 +1271,18 @@ template <int G, int NC>
 inline void DispIGradAll(const Geometry& s, const DispGeo& f, const IGradSource* src, int nsrc,
                          int64_t m_begin, int64_t m_end, bool pair, float* dxa, float* dxb,
                          v16* tmp, Prefetcher* pf) {
-  constexpr int J = DispGeo::PixelsPerBlock(NC);
-  for (int64_t ph = 0; ph < s.D; ++ph) {
-    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
-    int64_t n = 0;
-    for (; n + J <= wn; n += J)
-      DispIGradBlock<G, J, NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, dxa, dxb, tmp, pf);
-    switch (wn - n) {
-#define AZ_TAIL(JJ)                                                                       \
-  case JJ:                                                                                \
-    DispIGradBlock<G, (JJ < J ? JJ : 1), NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, \
-                                             dxa, dxb, tmp, pf);                          \
-    break;
-      AZ_TAIL(1) AZ_TAIL(2) AZ_TAIL(3) AZ_TAIL(4) AZ_TAIL(5) AZ_TAIL(6) AZ_TAIL(7)
-#undef AZ_TAIL
-      default: break;
-    }
-  }
+  ForEachDispBlock<NC>(s, [&](int64_t ph, int64_t n, auto jj) {
+    DispIGradBlock<G, jj.value, NC>(s, f, src, nsrc, m_begin, m_end, pair, ph, n, dxa, dxb,
+                                    tmp, pf);
+  });
 }
 
 inline void DispIGradDispatch(const Geometry& s, const DispGeo& f, const IGradSource* src,
                               int nsrc, int64_t m_begin, int64_t m_end, bool pair, float* dxa,
                               float* dxb, v16* tmp, Prefetcher* pf) {
-#define AZ_ROWS(GG, NN)                                                                     \
-  if (s.G == GG && f.NC == NN)                                                              \
-    DispIGradAll<GG, NN>(s, f, src, nsrc, m_begin, m_end, pair, dxa, dxb, tmp, pf);
-  AZ_ROWS(2, 1) AZ_ROWS(4, 1) AZ_ROWS(4, 2) AZ_ROWS(8, 2) AZ_ROWS(8, 3) AZ_ROWS(8, 4)
-#undef AZ_ROWS
+  DispatchDisp(s, f, [&](auto g, auto nc) {
+    DispIGradAll<g.value, nc.value>(s, f, src, nsrc, m_begin, m_end, pair, dxa, dxb, tmp, pf);
+  });
   pf->Finish();
 }
 
