@@ -24,9 +24,12 @@ def _bottleneck(x, planes, spatial_stride, temporal_stride, temporal_conv, name)
         residual = _conv_bn(residual, planes, (3, 1, 1), (temporal_stride, 1, 1),
                             f"{name}_2t")
     elif temporal_stride > 1:
+        # Padded by one frame on each side like the strided convs (Keras "same"
+        # would pad only the end and centre the windows one frame after the
+        # shortcut's); zeros act as -inf here, the input is post-ReLU.
+        residual = keras.layers.ZeroPadding3D((1, 0, 0), name=f"{name}_2t_pad")(residual)
         residual = keras.layers.MaxPooling3D(
-            (3, 1, 1), strides=(temporal_stride, 1, 1), padding="same",
-            name=f"{name}_2t_pool")(residual)
+            (3, 1, 1), strides=(temporal_stride, 1, 1), name=f"{name}_2t_pool")(residual)
     residual = _conv_bn(residual, planes, (1, 3, 3), (1, spatial_stride, spatial_stride),
                         f"{name}_2s")
     residual = _conv_bn(residual, out_channels, 1, 1, f"{name}_3", relu=False)

@@ -245,8 +245,8 @@ def test_corrnet_learns_the_direction_classes(motion):
     "160 videos does not carry it to the classifier. With temporal_center=True R2D is "
     "no longer motion-blind (the clip mean puts the trajectory in every frame) and wins "
     "(r2d 0.94, corrnet 0.79). Nor is raw-RGB R2D motion-blind: with 4x the data (120 "
-    "groups, 640/320 videos) r2d reaches 0.944 and corrnet 0.406, and the fitted r2d "
-    "scores 0.10 on time-reversed test clips (it reads the order through the temporally "
+    "groups, 640/320 videos) r2d reaches 0.806 and corrnet 0.406, and the fitted r2d "
+    "scores 0.275 on time-reversed test clips (it reads the order through the temporally "
     "strided shortcut convs and max pools of res4/res5, as in the paper's Table 2)"))
 def test_corrnet_beats_the_motion_blind_r2d(motion):
     X_train, y_train, X_test, y_test = motion
@@ -261,11 +261,14 @@ def test_r2d_reads_the_temporal_order(tmp_path_factory):
     """Why the comparison above has no motion-blind baseline: R2D learns the directions.
 
     With 4x the data (120 groups: 640 train / 320 test videos) R2D-26 reaches
-    0.944 (measured; CorrNet-26 0.406 at these settings), and on the same
-    test clips played backwards it names the opposite direction (0.103 with
-    the true labels). Its res4/res5 first blocks stride time in the
+    0.806 (measured; CorrNet-26 0.406 at these settings), and on the same
+    test clips played backwards it mostly names the opposite direction (0.275
+    with the true labels). Its res4/res5 first blocks stride time in the
     projection shortcut (a 1x1x1 conv that keeps frames 0, 2, 4, ...) and in
-    a 3x1x1 max pool, so the network is not a function of the set of frames.
+    a 3x1x1 max pool whose first window sees only frames 0 and 1, so the
+    network is not a function of the set of frames. (Before the pool was
+    padded symmetrically, its windows all looked one frame ahead of the
+    shortcut's frame: 0.944 and 0.103.)
     """
     X_train, y_train, X_test, y_test = motion_split(tmp_path_factory.mktemp("motion120"),
                                                     groups=120)
@@ -274,7 +277,7 @@ def test_r2d_reads_the_temporal_order(tmp_path_factory):
     forward = clf.score(frames, y_test)
     backward = clf.score(np.ascontiguousarray(frames[:, ::-1]), y_test)
     print("r2d test accuracy", forward, "on time-reversed clips", backward)
-    assert forward >= 0.8 and backward <= 0.3, (forward, backward)
+    assert forward >= 0.6 and forward - backward >= 0.3, (forward, backward)
 
 
 @pytest.mark.slow

@@ -41,6 +41,25 @@ def test_r2d_strides_time_with_max_pool():
     assert pools == ["res4_block1_2t_pool", "res5_block1_2t_pool"]
 
 
+def test_r2d_pool_windows_are_centred_on_the_shortcut_frames():
+    """Like the strided 3x1x1 convs, the pool pads one frame at each end: its
+    windows centre on frames 0, 2, 4, 6, the frames the stride-2 shortcut keeps
+    (Keras "same" pooling would centre them on 1, 3, 5, 7)."""
+    model = correlation_net(26, "r2d", **{**TINY, "clip_length": 16})
+    pool = keras.Model(model.get_layer("res4_block1_2t_pad").input,
+                       model.get_layer("res4_block1_2t_pool").output)
+    frames = pool.input.shape[1]
+    assert frames == 16
+    lit = []
+    for frame in range(frames):
+        x = np.zeros((1,) + tuple(pool.input.shape[1:]), "float32")
+        x[0, frame] = 1.0
+        out = keras.ops.convert_to_numpy(pool(x))[0, :, 0, 0, 0]
+        lit.append(np.flatnonzero(out).tolist())
+    assert lit[:5] == [[0], [0, 1], [1], [1, 2], [2]]
+    assert lit[-1] == [7]
+
+
 def test_r2d_depends_on_the_frame_order():
     """R2D has no temporal convs, yet it is not a function of the set of frames:
     the temporal striding (stride-2 shortcut conv and 3x1x1 max pool of res4,
