@@ -270,19 +270,49 @@ class Scratch {
   float* data_ = nullptr;
 };
 
-// Copies n floats to dst; with AVX-512 and 64-byte aligned dst, with
-// non-temporal stores (the output is not read again by the op).
+// Copies n floats to dst; with AVX-512, the whole 64-byte lines of dst with
+// non-temporal stores (the output is not read again by the op), the partial
+// lines at either end with plain stores.
 inline void StreamCopy(const float* src, int64_t n, float* dst) {
 #ifdef __AVX512F__
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
-    int64_t i = 0;
-    for (; i + V <= n; i += V) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-    for (; i < n; ++i) dst[i] = src[i];
-    return;
-  }
-#endif
+  int64_t i = 0;
+  for (; i < n && reinterpret_cast<uintptr_t>(dst + i) % 64 != 0; ++i) dst[i] = src[i];
+  for (; i + V <= n; i += V) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+#else
   std::memcpy(dst, src, sizeof(float) * n);
+#endif
 }
+
+// Streams a row that is being built in a scratch buffer to the output a
+// few lines at a time, between pieces of compute: a burst of non-temporal
+// stores fills the store buffer and stalls the core until they drain.
+class RowStream {
+ public:
+  RowStream(const float* src, float* dst, int64_t n) : src_(src), dst_(dst), n_(n) {}
+  // Floats 0 .. n-1 of the row are final (rounded down to a 64-byte line of
+  // dst unless n is the whole row).
+  void Ready(int64_t n) {
+    if (n < n_) n -= (reinterpret_cast<uintptr_t>(dst_ + n) / sizeof(float)) % V;
+    ready_ = std::max(ready_, n);
+  }
+  // Sends up to `vectors` * 16 floats of what is final.
+  void Step(int64_t vectors) {
+    const int64_t n = std::min(ready_, sent_ + vectors * V);
+    if (n <= sent_) return;
+    StreamCopy(src_ + sent_, n - sent_, dst_ + sent_);
+    sent_ = n;
+  }
+  void Finish() {
+    ready_ = n_;
+    Step(n_);
+  }
+
+ private:
+  const float* src_;
+  float* dst_;
+  int64_t n_, ready_ = 0, sent_ = 0;
+};
 
 // Orders the non-temporal stores before the work item's end.
 inline void StreamFence() {
@@ -670,22 +700,32 @@ inline void DispatchDisp(const Geometry& s, const DispGeo& f, F&& fn) {
 #undef AZ_DISP
 }
 
-// Walks the pixel blocks of an output row, dilation phase by phase: calls
-// block(ph, n, JJ) for the full blocks of J = PixelsPerBlock(NC) pixels
-// starting at n, then once for the rest (JJ < J pixels; n*G is still a
-// multiple of 16). JJ is a compile-time constant (Const-like, a template width).
-template <int NC, typename F>
-inline void ForEachDispBlock(const Geometry& s, F&& block) {
+struct NoOp {
+  void operator()(int64_t) const {}
+};
+
+// Walks the pixel blocks of an output row: for n = 0, J, 2J, ... (J =
+// PixelsPerBlock(NC)) and each dilation phase ph, calls block(ph, n, JJ) for
+// the JJ = min(J, pixels left in the phase) pixels D*n' + ph, n' = n ..
+// n + JJ - 1 (n*G is a multiple of 16); JJ is a compile-time constant
+// (Const-like, a template width). Then calls done(p): output pixels 0 .. p-1
+// are complete.
+template <int NC, typename F, typename Done = NoOp>
+inline void ForEachDispBlock(const Geometry& s, F&& block, Done&& done = Done()) {
   constexpr int J = DispGeo::PixelsPerBlock(NC);
-  for (int64_t ph = 0; ph < s.D; ++ph) {
-    const int64_t wn = (s.W - ph + s.D - 1) / s.D;
-    int64_t n = 0;
-    for (; n + J <= wn; n += J) block(ph, n, Const<J>());
-    const int64_t rest = wn - n;
-    Unroll<J>([&](auto jj) {
-      if constexpr (jj.value > 0)
-        if (rest == jj.value) block(ph, n, jj);
-    });
+  for (int64_t n = 0; s.D * n < s.W; n += J) {
+    for (int64_t ph = 0; ph < s.D; ++ph) {
+      const int64_t rest = (s.W - ph + s.D - 1) / s.D - n;
+      if (rest >= J) {
+        block(ph, n, Const<J>());
+      } else {
+        Unroll<J>([&](auto jj) {
+          if constexpr (jj.value > 0)
+            if (rest == jj.value) block(ph, n, jj);
+        });
+      }
+    }
+    done(std::min(s.W, s.D * (n + J)));
   }
 }
 
@@ -832,31 +872,47 @@ struct Prefetcher {
   void Finish() { Step(int64_t{1} << 40); }
 };
 
+// 16-float vectors of finished output streamed per row and block of work.
+constexpr int64_t kStreamStep = 8;
+
 // Output row a (and b = a + D if Pb): input rows Qm[m] = i + D*(m - R) for m
 // in [m_begin, m_end) are inside the frame; m = K only exists for b.
+// The finished pixels go to the output rows through sa (and sb if Pb),
+// a few lines after each block.
 template <int G, int NC>
 inline void DispRows(const Geometry& s, const DispGeo& f, const float* Pa, const float* Pb,
                      const float* const* Qm, int64_t m_begin, int64_t m_end, const float* Wd,
-                     float* oba, float* obb, Prefetcher* pf) {
+                     float* oba, float* obb, Prefetcher* pf, RowStream* sa, RowStream* sb) {
   constexpr int J = DispGeo::PixelsPerBlock(NC);
+  const int64_t nout = s.G * s.KK;
   // Kernel rows innermost: a block's prev pixels and output pixels stay in
   // L1 while all its kernel rows are computed.
-  ForEachDispBlock<NC>(s, [&](int64_t ph, int64_t n, auto jj) {
-    for (int64_t m = m_begin; m < m_end; ++m) {
-      if constexpr (jj.value == J) pf->Step(16);
-      DispBlockRows<G, jj.value, NC>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
-    }
-  });
+  ForEachDispBlock<NC>(
+      s,
+      [&](int64_t ph, int64_t n, auto jj) {
+        for (int64_t m = m_begin; m < m_end; ++m) {
+          if constexpr (jj.value == J) pf->Step(16);
+          DispBlockRows<G, jj.value, NC>(s, f, Pa, Pb, Qm[m], Wd, ph, n, oba, obb, m);
+          sa->Step(kStreamStep);
+          if (Pb) sb->Step(kStreamStep);
+        }
+      },
+      [&](int64_t pixels) {
+        sa->Ready(pixels * nout);
+        if (Pb) sb->Ready(pixels * nout);
+      });
 }
 
 inline void DispRowsDispatch(const Geometry& s, const DispGeo& f, const float* Pa,
                              const float* Pb, const float* const* Qm, int64_t m_begin,
                              int64_t m_end, const float* Wd, float* oba, float* obb,
-                             Prefetcher* pf) {
+                             Prefetcher* pf, RowStream* sa, RowStream* sb) {
   DispatchDisp(s, f, [&](auto g, auto nc) {
-    DispRows<g.value, nc.value>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf);
+    DispRows<g.value, nc.value>(s, f, Pa, Pb, Qm, m_begin, m_end, Wd, oba, obb, pf, sa, sb);
   });
   pf->Finish();
+  sa->Finish();
+  if (Pb) sb->Finish();
 }
 
 // Zeroes the channels of kernel rows outside [ky_begin, ky_end) (their
@@ -963,11 +1019,11 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
             for (int64_t r : {i2, i2 + s.D})
               if (r < s.H) pf.Add(x + bp * xframe + r * xrow, xrow);
         }
-        DispRowsDispatch(s, f, pa, pb, Qm, m_begin, m_end,
-                         wbuf.data() + (bt - g0) * s.K * s.g * f.VW, oba, obb, &pf);
         float* const oframe = out + bt * s.H * s.W * nout;
-        StreamCopy(oba, s.W * nout, oframe + i * s.W * nout);
-        if (pair) StreamCopy(obb, s.W * nout, oframe + (i + s.D) * s.W * nout);
+        RowStream sa(oba, oframe + i * s.W * nout, s.W * nout),
+            sb(obb, pair ? oframe + (i + s.D) * s.W * nout : nullptr, s.W * nout);
+        DispRowsDispatch(s, f, pa, pb, Qm, m_begin, m_end,
+                         wbuf.data() + (bt - g0) * s.K * s.g * f.VW, oba, obb, &pf, &sa, &sb);
       }
     }
   }
