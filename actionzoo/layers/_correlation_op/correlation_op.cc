@@ -941,12 +941,14 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
                         int64_t begin, int64_t end) {
   const DispGeo f(s);
   const int64_t xframe = s.H * s.W * s.C, xrow = s.W * s.C, nout = s.G * s.KK;
-  // Each frame's rows i - D*R .. i + D + D*R in a ring, converted once per
-  // frame; two prev rows (when the prev frame is not in the group); two
-  // output rows. The rings of a group take at most 768 KB, well inside L2
-  // (2 MB here): at the benchmark shape a ring is 300 KB, and four rings in
-  // lockstep (1.2 MB) made the forward 12-18% slower than two.
-  const int64_t slots = std::min(s.H, 2 * s.D * s.R + s.D + 1);
+  // Rows are computed one dilation phase (row mod D) at a time, so a step
+  // reads the K + 1 rows i - D*R .. i + D + D*R of one phase: each frame
+  // keeps them in a ring of K + 1 slots (row ii in slot (ii / D) mod
+  // (K + 1)), converted once per frame; two prev rows (when the prev frame
+  // is not in the group); two output rows. The rings of a group take at most
+  // 768 KB, well inside L2 (2 MB here): four rings of both phases (1.2 MB at
+  // the benchmark shape) made the forward 12-18% slower than two.
+  const int64_t slots = std::min((s.H + s.D - 1) / s.D, s.K + 1);
   const int64_t F = std::max<int64_t>(
       1, std::min({kLockstep, end - begin, (int64_t{3} << 18) / (slots * f.row * 4)}));
   Scratch qbuf(0, F * slots * f.row), pbuf(4, 2 * f.row), wbuf(2, F * s.K * s.g * f.VW),
@@ -956,11 +958,11 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
   const float* Qm[17];
   float* const oba = obuf.data();
   float* const obb = oba + f.opix * nout;
-  // Rows in the order they are computed (i and i + D together, or i alone
-  // near the bottom).
+  // Rows in the order they are computed, phase by phase (i and i + D
+  // together, or i alone near the bottom).
   std::vector<int64_t> order;
-  for (int64_t b0 = 0; b0 < s.H; b0 += 2 * s.D)
-    for (int64_t i = b0; i < std::min(b0 + s.D, s.H); ++i) order.push_back(i);
+  for (int64_t ph = 0; ph < s.D; ++ph)
+    for (int64_t i = ph; i < s.H; i += 2 * s.D) order.push_back(i);
   const int64_t nk = static_cast<int64_t>(order.size());
   for (int64_t g0 = begin; g0 < end; g0 += F) {
     const int64_t g1 = std::min(end, g0 + F);
@@ -969,7 +971,7 @@ inline bool DispForward(const Geometry& s, const float* x, const float* w, float
     std::fill(key.begin(), key.end(), -1);
     // Converted row ii of frame bt (in the group), converting it if needed.
     auto ring_row = [&](int64_t bt, int64_t ii) {
-      const int64_t fi = bt - g0, slot = fi * slots + ii % slots;
+      const int64_t fi = bt - g0, slot = fi * slots + (ii / s.D) % slots;
       float* q = qbuf.data() + slot * f.row;
       if (key[slot] != ii) {
         RowToDisp(s, f, x + bt * xframe + ii * xrow, q);
