@@ -190,7 +190,7 @@ def test_invalid_hyper_parameters(videos):
 # 160 train / 80 test videos, 20 epochs, seed 0), test accuracy, chance 0.25,
 # on the demo data whose backgrounds are shared across classes (session 2):
 #   raw RGB input:          corrnet 0.213, r2d 0.313 (re-measured session 3 with
-#                           `pytest -m slow -k test_corrnet_beats_the_motion_blind_r2d`:
+#                           `pytest -m slow -k test_corrnet_beats_the_same_size_r2d_on_160_videos`:
 #                           corrnet 0.2125, r2d 0.3125)
 #   temporal_center=True:   corrnet 0.738
 # Raw RGB, frame_stride 2 (so a step's motion, 3-8 px at 64 px crops, is 0.75-2 px
@@ -224,6 +224,12 @@ def motion(tmp_path_factory):
     return motion_split(tmp_path_factory.mktemp("motion"))
 
 
+@pytest.fixture(scope="module")
+def motion120(tmp_path_factory):
+    """4x the data: 120 groups, 640 train / 320 test videos."""
+    return motion_split(tmp_path_factory.mktemp("motion120"), groups=120)
+
+
 @pytest.mark.slow
 def test_corrnet_learns_the_direction_classes(motion):
     """Temporally centred input: a tiny CorrNet-26 learns the four directions."""
@@ -251,7 +257,7 @@ def test_corrnet_learns_the_direction_classes(motion):
     "640 videos CorrNet-26's backbone without its correlation blocks reaches 0.928: the "
     "blocks' forward contribution stalls the fit (learnable=False 0.469, branch input "
     "under stop_gradient 0.316); see docs/model_cards/correlation_net.md"))
-def test_corrnet_beats_the_motion_blind_r2d(motion):
+def test_corrnet_beats_the_same_size_r2d_on_160_videos(motion):
     X_train, y_train, X_test, y_test = motion
     scores = {variant: CorrelationNet(variant=variant, **EVIDENCE).fit(X_train, y_train)
               .score(X_test, y_test) for variant in ("corrnet", "r2d")}
@@ -260,7 +266,7 @@ def test_corrnet_beats_the_motion_blind_r2d(motion):
 
 
 @pytest.mark.slow
-def test_r2d_reads_the_temporal_order(tmp_path_factory):
+def test_r2d_reads_the_temporal_order(motion120):
     """Why the comparison above has no motion-blind baseline: R2D learns the directions.
 
     With 4x the data (120 groups: 640 train / 320 test videos) R2D-26 reaches
@@ -273,14 +279,29 @@ def test_r2d_reads_the_temporal_order(tmp_path_factory):
     padded symmetrically, its windows all looked one frame ahead of the
     shortcut's frame: 0.944 and 0.103.)
     """
-    X_train, y_train, X_test, y_test = motion_split(tmp_path_factory.mktemp("motion120"),
-                                                    groups=120)
+    X_train, y_train, X_test, y_test = motion120
     clf = CorrelationNet(variant="r2d", **EVIDENCE).fit(X_train, y_train)
     frames = np.stack([read_video(path) for path in X_test])
     forward = clf.score(frames, y_test)
     backward = clf.score(np.ascontiguousarray(frames[:, ::-1]), y_test)
     print("r2d test accuracy", forward, "on time-reversed clips", backward)
     assert forward >= 0.6 and forward - backward >= 0.3, (forward, backward)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=(
+    "the comparison comes out the other way at 640 videos too: at width 0.25 with g=8 "
+    "corrnet 0.787 (seed 0; 0.497 with seed 1, g=4 0.459, width 0.5 g=16 0.438) against "
+    "r2d 0.912 (seeds 0 and 1); the backbone without its correlation blocks 0.928. See "
+    "docs/model_cards/correlation_net.md, Session 5"))
+def test_corrnet_beats_the_same_size_r2d_on_640_videos(motion120):
+    """The issue's comparison at the largest scale trained here, width 0.25."""
+    X_train, y_train, X_test, y_test = motion120
+    settings = {**EVIDENCE, "width": 0.25, "group_size": 8}
+    scores = {variant: CorrelationNet(variant=variant, **settings).fit(X_train, y_train)
+              .score(X_test, y_test) for variant in ("corrnet", "r2d")}
+    print("640-video test accuracy", scores)
+    assert scores["corrnet"] >= scores["r2d"] + 0.1, scores
 
 
 @pytest.mark.slow
