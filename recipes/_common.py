@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from actionzoo.data import ucf101_groups
-from actionzoo.demo import DATASET, stream_scores
+from actionzoo.demo import DATASET
+from actionzoo.estimators.stream_scores import stream_scores
 
 #: Demo datasets generated when ``--data`` is not given: (folder, settings).
 #: The full one is the ``actionzoo demo`` dataset (10 motion classes, 180
@@ -175,13 +176,13 @@ def two_stream_features(args, X_train, X_test, *, n_segments, frame_size, backbo
 def two_stream_scores(features_train, features_test, y_train, paths_train, seed):
     """Two-stream class scores ``(n, 2, C)`` from features ``(n, 2, segments, d)``.
 
-    Per stream, :func:`actionzoo.demo.stream_scores` on the segment-averaged
+    Per stream, :func:`actionzoo.estimators.stream_scores.stream_scores` on the segment-averaged
     features (log-probabilities; out-of-fold on the training videos, with
     folds that keep UCF101 groups together).
     """
     cv, groups = folds(paths_train, y_train, 5, seed)
     train, test = zip(*(stream_scores(features_train[:, s].mean(1), features_test[:, s].mean(1),
-                                      y_train, cv, groups) for s in (0, 1)))
+                                      y_train, cv, groups) for s in (0, 1)), strict=True)
     return np.stack(train, 1), np.stack(test, 1)
 
 
