@@ -31,6 +31,8 @@ import json
 import os
 import sys
 
+from actionzoo.argtypes import non_negative_int, positive_int
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __all__ = ["main", "build_parser"]
@@ -204,8 +206,6 @@ def _flops(args):
 def _predict(args):
     from actionzoo import weights
 
-    if args.top_k < 1:
-        raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     info = weights.pretrained_info(args.weights)
     k = min(args.top_k, len(info.classes))
     model = weights.load_pretrained(args.weights, verbose=not args.quiet)
@@ -275,11 +275,7 @@ def _evaluate(args):
 def _prepare(args):
     from actionzoo.data import SkipLog, prepare
 
-    modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
-    bad = [m for m in modalities if m not in ("rgb", "flow", "audio")]
-    if bad or not modalities:
-        raise UsageError(f"--modalities takes a comma-separated subset of rgb,flow,audio, got "
-                         f"{args.modalities!r}")
+    modalities = args.modalities
     split = _load_split(args)
     log = SkipLog()
     shards = prepare(split.paths, split.labels, args.output, modalities=modalities,
@@ -297,8 +293,6 @@ def _prepare(args):
 def _demo(args):
     from actionzoo.demo import run_demo
 
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     report = run_demo(args.data, args.report_dir, quick=args.quick, seed=args.seed,
                       verbose=0 if args.quiet else 1)
     print(report["table"])
@@ -354,6 +348,15 @@ def _train(args):
 
 
 # -- parser ------------------------------------------------------------------------
+def _modalities(text):
+    """``--modalities``: a comma-separated subset of rgb,flow,audio -> tuple."""
+    modalities = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not modalities or any(m not in ("rgb", "flow", "audio") for m in modalities):
+        raise argparse.ArgumentTypeError(f"takes a comma-separated subset of rgb,flow,audio, "
+                                         f"got {text!r}")
+    return modalities
+
+
 def _add_dataset_args(p):
     p.add_argument("root", help="dataset folder (UCF101/HMDB51 class folders, or a folder "
                                 "with one sub-folder of videos per class)")
@@ -366,7 +369,8 @@ def _add_dataset_args(p):
 
 
 def _add_view_args(p):
-    p.add_argument("--clips", type=int, help="clips per video (default: the weights' setting)")
+    p.add_argument("--clips", type=positive_int, help="clips per video (default: the weights' "
+                                                      "setting)")
     p.add_argument("--crops", type=int, choices=(1, 3, 10), help="crops per clip (default: "
                                                                  "the weights' setting)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -390,15 +394,15 @@ def build_parser():
     p = wsub.add_parser("list", help="list registered weights")
     p.add_argument("pattern", nargs="?", help="shell-style filter, e.g. 'corrnet*'")
     p.add_argument("--json", action="store_true", help="JSON output")
-    p.set_defaults(func=_weights_list)
+    p.set_defaults(func=_weights_list, command_parser=p)
     p = wsub.add_parser("download", help="download (and verify) weights into the cache")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--force", action="store_true", help="download even if cached")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_weights_download)
+    p.set_defaults(func=_weights_download, command_parser=p)
     p = wsub.add_parser("verify", help="check sha256 and size of weights files")
     p.add_argument("items", nargs="+", metavar="NAME_OR_PATH")
-    p.set_defaults(func=_weights_verify)
+    p.set_defaults(func=_weights_verify, command_parser=p)
     p = wsub.add_parser("convert-vggish", help="convert the AudioSet VGGish checkpoint to Keras",
                         description="Read the original TF-Slim vggish_model.ckpt (AudioSet "
                                     "release, tensorflow/models research/audioset/vggish) and "
@@ -407,7 +411,7 @@ def build_parser():
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint prefix, e.g. "
                                                             "vggish_model.ckpt")
     p.add_argument("output", metavar="OUTPUT.weights.h5")
-    p.set_defaults(func=_weights_convert_vggish)
+    p.set_defaults(func=_weights_convert_vggish, command_parser=p)
 
     p = sub.add_parser("flops", help="multiply-adds and parameters of a model",
                        description="Build a model (registry name, e.g. corrnet26.demo, or an "
@@ -419,7 +423,7 @@ def build_parser():
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="builder keyword argument (JSON value or string); repeatable")
     p.add_argument("--json", action="store_true", help="JSON output")
-    p.set_defaults(func=_flops)
+    p.set_defaults(func=_flops, command_parser=p)
 
     p = sub.add_parser("predict", help="top-k action labels of videos",
                        description="Classify videos with registry weights; softmax averaged "
@@ -427,11 +431,11 @@ def build_parser():
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--weights", required=True, metavar="NAME", help="registry name (see "
                    "`actionzoo weights list`)")
-    p.add_argument("--top-k", type=int, default=5, metavar="K", help="labels per video "
+    p.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="labels per video "
                    "(default: %(default)s)")
     p.add_argument("--json", action="store_true", help="JSON output")
     _add_view_args(p)
-    p.set_defaults(func=_predict)
+    p.set_defaults(func=_predict, command_parser=p)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a dataset split",
                        description="Top-1/top-5 accuracy, mean class accuracy and a confusion "
@@ -440,10 +444,11 @@ def build_parser():
     p.add_argument("--weights", required=True, metavar="NAME")
     p.add_argument("--out", default="evaluation", help="folder for confusion_matrix.png and "
                                                        "metrics.json (default: %(default)s)")
-    p.add_argument("--limit", type=int, help="evaluate only the first N videos")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="evaluate only the first N videos")
     p.add_argument("--json", action="store_true", help="JSON output")
     _add_view_args(p)
-    p.set_defaults(func=_evaluate)
+    p.set_defaults(func=_evaluate, command_parser=p)
 
     p = sub.add_parser("prepare", help="decode videos once into TFRecord shards",
                        description="Decode RGB frames, optical flow and log-mel audio of a "
@@ -451,16 +456,16 @@ def build_parser():
                                    "(actionzoo.data.prepare) for fast training.")
     _add_dataset_args(p)
     p.add_argument("output", help="output folder for shards, manifest.json and classes.json")
-    p.add_argument("--modalities", default="rgb", help="comma-separated subset of "
-                                                       "rgb,flow,audio (default: %(default)s)")
-    p.add_argument("--short-side", type=int, default=128, help="stored frame short side; 0 "
-                                                               "keeps the native size")
-    p.add_argument("--videos-per-shard", type=int, default=64)
+    p.add_argument("--modalities", type=_modalities, default="rgb",
+                   help="comma-separated subset of rgb,flow,audio (default: %(default)s)")
+    p.add_argument("--short-side", type=non_negative_int, default=128,
+                   help="stored frame short side; 0 keeps the native size (default: %(default)s)")
+    p.add_argument("--videos-per-shard", type=positive_int, default=64)
     p.add_argument("--flow-method", choices=("auto", "tvl1", "farneback"), default="auto")
     p.add_argument("--skip-bad", action="store_true", help="skip undecodable videos instead "
                                                            "of stopping")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_prepare)
+    p.set_defaults(func=_prepare, command_parser=p)
 
     p = sub.add_parser("demo", help="train all estimators on the demo dataset, write a report",
                        description="Generate the synthetic demo dataset (unless DATA holds "
@@ -473,12 +478,12 @@ def build_parser():
                    help="dataset folder, generated when absent (default: %(default)s)")
     p.add_argument("--report-dir", default="demo-report", metavar="DIR",
                    help="report folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="dataset and model seed (default: "
-                                                       "%(default)s)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="dataset and model seed (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="tiny configuration (seconds; checks "
                                                         "that the job runs, figures mean nothing)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=_demo)
+    p.set_defaults(func=_demo, command_parser=p)
 
     p = sub.add_parser("train", help="run a per-paper recipe (experiment script)",
                        description="Run a recipe of the project's recipes/ folder by name, or "
@@ -490,7 +495,7 @@ def build_parser():
                                                     "multi_stream_gru) or path to a .py file")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, metavar="ARGS",
                    help="arguments of the recipe")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, command_parser=p)
     return parser
 
 
@@ -521,7 +526,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
+        args.command_parser.print_usage(sys.stderr)
         print(f"actionzoo: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from actionzoo.argtypes import non_negative_int, positive_float, positive_int
 from actionzoo.data import ucf101_groups
 from actionzoo.demo import DATASET
 from actionzoo.estimators.stream_scores import stream_scores
@@ -45,7 +46,7 @@ def make_parser(doc):
     p.add_argument("--quick", action="store_true",
                    help="tiny configuration (smoke runs and tests; figures are not meaningful)")
     p.add_argument("--output", metavar="DIR", help="write results.md and results.json here")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("-v", "--verbose", action="store_true", help="progress bars")
     return p
 
@@ -57,7 +58,7 @@ def add_backbone_args(p, default_size=64):
                         "(e.g. InceptionV3; needs the weights downloaded or cached). "
                         "Default: a tiny random CNN (no download; figures then show what "
                         "the fusion learns on untrained features)")
-    p.add_argument("--frame-size", type=int,
+    p.add_argument("--frame-size", type=positive_int,
                    help=f"frame side for the backbones (default: {default_size}, 32 with "
                         "--quick, 224 with --backbone)")
     p.add_argument("--cache", metavar="DIR", help="feature and optical-flow cache folder "
@@ -67,9 +68,9 @@ def add_backbone_args(p, default_size=64):
 
 def add_clip_args(p, width=0.125):
     """Arguments of the clip networks (CorrelationNet, STCNet)."""
-    p.add_argument("--width", type=float, default=width,
+    p.add_argument("--width", type=positive_float, default=width,
                    help="channel width multiplier (default: %(default)s)")
-    p.add_argument("--epochs", type=int, help="default: 1 with --quick, else 20")
+    p.add_argument("--epochs", type=positive_int, help="default: 1 with --quick, else 20")
     p.add_argument("--temporal-center", action=argparse.BooleanOptionalAction,
                    help="remove each pixel's clip mean (not in the papers; default: on for "
                         "the generated demo dataset, whose class is the motion and whose "

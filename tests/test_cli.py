@@ -59,6 +59,67 @@ def test_usage_errors_exit_2(capsys):
     assert code == 2 and "KEY=VALUE" in err
 
 
+BAD_VALUES = [  # (argv, option, message)
+    (["evaluate", "root", "--weights", DEMO, "--limit", "-1"], "--limit", "positive integer"),
+    (["evaluate", "root", "--weights", DEMO, "--limit", "0"], "--limit", "positive integer"),
+    (["evaluate", "root", "--weights", DEMO, "--clips", "0"], "--clips", "positive integer"),
+    (["evaluate", "root", "--weights", DEMO, "--split", "4"], "--split", "invalid choice"),
+    (["predict", "v.avi", "--weights", DEMO, "--clips", "0"], "--clips", "positive integer"),
+    (["predict", "v.avi", "--weights", DEMO, "--clips", "-3"], "--clips", "positive integer"),
+    (["predict", "v.avi", "--weights", DEMO, "--clips", "two"], "--clips", "expects an integer"),
+    (["predict", "v.avi", "--weights", DEMO, "--top-k", "0"], "--top-k", "positive integer"),
+    (["predict", "v.avi", "--weights", DEMO, "--crops", "2"], "--crops", "invalid choice"),
+    (["prepare", "root", "out", "--short-side", "-5"], "--short-side", "integer >= 0"),
+    (["prepare", "root", "out", "--videos-per-shard", "0"], "--videos-per-shard",
+     "positive integer"),
+    (["prepare", "root", "out", "--modalities", "rgb,depth"], "--modalities", "rgb,flow,audio"),
+    (["prepare", "root", "out", "--modalities", ","], "--modalities", "rgb,flow,audio"),
+    (["demo", "--seed", "-1"], "--seed", "integer >= 0"),
+    (["train", "stfn", "--epochs", "0"], "--epochs", "positive integer"),
+    (["train", "stfn", "--segments", "3", "-2"], "--segments", "positive integer"),
+    (["train", "stfn", "--frame-size", "0"], "--frame-size", "positive integer"),
+    (["train", "stfn", "--seed", "-4"], "--seed", "integer >= 0"),
+    (["train", "corrnet_fusion", "--segments", "0"], "--segments", "positive integer"),
+    (["train", "corrnet_fusion", "--epochs", "-1"], "--epochs", "positive integer"),
+    (["train", "correlation_net", "--epochs", "0"], "--epochs", "positive integer"),
+    (["train", "correlation_net", "--width", "-0.5"], "--width", "finite number > 0"),
+    (["train", "correlation_net", "--width", "nan"], "--width", "finite number > 0"),
+    (["train", "stc_net", "--transfer-epochs", "0"], "--transfer-epochs", "positive integer"),
+    (["train", "multi_stream_gru", "--units", "0"], "--units", "positive integer"),
+    (["train", "multi_stream_gru", "--epochs", "0"], "--epochs", "positive integer"),
+    (["train", "quickstart", "--n-train", "0"], "--n-train", "positive integer"),
+    (["train", "quickstart", "--n-test", "-1"], "--n-test", "positive integer"),
+    (["train", "quickstart", "--n-classes", "0"], "--n-classes", "positive integer"),
+    (["train", "quickstart", "--epochs", "0"], "--epochs", "positive integer"),
+    (["train", "quickstart", "--seed", "-1"], "--seed", "integer >= 0"),
+    (["train", "train_demo_weights", "--batch-size", "0"], "--batch-size", "positive integer"),
+    (["train", "train_demo_weights", "--epochs", "-2"], "--epochs", "positive integer"),
+    (["train", "train_demo_weights", "--lr", "0"], "--lr", "finite number > 0"),
+]
+
+
+@pytest.mark.parametrize("argv, option, message", BAD_VALUES, ids=" ".join)
+def test_bad_option_values_exit_2_with_the_commands_usage(capsys, argv, option, message):
+    code, out, err = _run(capsys, *argv)
+    command = " ".join(argv[:2] if argv[0] == "train" else argv[:1])
+    lines = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert lines[0].startswith(f"usage: actionzoo {command} ")
+    assert lines[-1].startswith(f"actionzoo {command}: error: argument {option}")
+    assert message in lines[-1] and argv[-1] in lines[-1]
+
+
+def test_errors_found_after_parsing_show_the_commands_usage(capsys):
+    code, _, err = _run(capsys, "flops", "not_a_model")
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[0].startswith("usage: actionzoo flops ")
+    assert lines[-1].startswith("actionzoo: error: unknown model 'not_a_model'")
+    code, _, err = _run(capsys, "train", "no_such_recipe")
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[0].startswith("usage: actionzoo train ")
+    assert "no_such_recipe" in lines[-1]
+
+
 def test_weights_list_and_verify(capsys):
     code, out, _ = _run(capsys, "weights", "list")
     assert code == 0 and DEMO in out and "shipped" in out
@@ -117,7 +178,7 @@ def test_predict_matches_the_model_and_sums_to_one(capsys, dataset):
     assert [r["video"] for r in results] == videos
     model = weights.load_pretrained(DEMO)
     loader = info.preprocessing.loader()
-    for r, video in zip(results, videos):
+    for r, video in zip(results, videos, strict=True):
         probs = [p["probability"] for p in r["predictions"]]
         assert sorted(probs, reverse=True) == probs
         assert sum(probs) == pytest.approx(1.0, abs=1e-4)
@@ -191,8 +252,6 @@ def test_prepare_writes_shards(capsys, dataset, tmp_path):
     assert manifest["videos"] == 6 and manifest["modalities"] == ["rgb"]  # 2 train groups x 3
     assert all((out_dir / s).stat().st_size > 0 for s in manifest["shards"])
     assert json.loads((out_dir / "classes.json").read_text()) == dataset["classes"]
-    code, _, err = _run(capsys, "prepare", dataset["root"], str(out_dir), "--modalities", "rgb,depth")
-    assert code == 2 and "depth" in err
     code, _, err = _run(capsys, "prepare", str(tmp_path / "nowhere"), str(out_dir))
     assert code == 1 and "nowhere" in err
 
