@@ -18,6 +18,10 @@ Subcommands (``actionzoo COMMAND --help`` for each):
 Exit codes: 0 success, 1 error (one line on stderr, no traceback), 2 usage
 error.
 
+Quiet by default: TensorFlow's C++ log lines are off (``TF_CPP_MIN_LOG_LEVEL=3``
+unless the environment sets it) and Python warnings are one line each
+(``actionzoo: warning: ...``); ``actionzoo -v COMMAND`` shows both in full.
+
 Examples
 --------
 >>> main(["weights", "list"])  # doctest: +SKIP
@@ -30,10 +34,9 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 from actionzoo.argtypes import non_negative_int, positive_int
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __all__ = ["main", "build_parser"]
 
@@ -384,6 +387,10 @@ def build_parser():
         prog="actionzoo", description="Video action recognition model zoo.",
         epilog="Run `actionzoo COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"actionzoo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's C++ log lines and Python warnings with their "
+                             "source (default: TF_CPP_MIN_LOG_LEVEL=3 unless set, one line "
+                             "per warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     w = sub.add_parser("weights", help="list, download and verify pretrained weights",
@@ -523,6 +530,22 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else 2
+    # Before TensorFlow is imported (the commands import it lazily).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if args.verbose else "3")
+    with warnings.catch_warnings():
+        if not args.verbose:
+            warnings.showwarning = _show_warning
+        return _run_command(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning as one line, without the source line that raised it."""
+    text = " ".join(str(message).split()) or category.__name__
+    kind = "" if category is UserWarning else f"{category.__name__}: "
+    print(f"actionzoo: warning: {kind}{text}", file=file or sys.stderr)
+
+
+def _run_command(args):
     try:
         return args.func(args)
     except UsageError as exc:

@@ -1,6 +1,7 @@
 """The `actionzoo` command, in-process (main([...])) and as a subprocess for exit codes."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -263,10 +264,52 @@ def test_folder_dataset_layout(capsys, dataset, tmp_path):
     assert code == 0 and "wrote 9 videos" in out
 
 
-def _subprocess(*argv):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def _subprocess(*argv, **env):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | env
     return subprocess.run([sys.executable, "-m", "actionzoo.cli", *argv], capture_output=True,
                           text=True, timeout=300, env=env)
+
+
+#: The prefix of TensorFlow's C++ log lines ("2024-01-01 10:00:00.000000: E external/...").
+TF_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] ", re.MULTILINE)
+
+
+def test_tensorflow_log_lines_are_off_by_default_and_back_with_v(dataset):
+    video = os.path.join(dataset["root"], dataset["paths"][0])
+    quiet = _subprocess("predict", video, "--weights", DEMO, "-q")
+    assert quiet.returncode == 0 and quiet.stdout.startswith(video)
+    for line in ("Unable to register", "factory", "rendezvous", "OUT_OF_RANGE"):
+        assert line not in quiet.stderr
+    assert not TF_LOG_LINE.search(quiet.stderr), quiet.stderr
+    verbose = _subprocess("-v", "flops", DEMO)
+    assert verbose.returncode == 0 and TF_LOG_LINE.search(verbose.stderr)
+
+
+@pytest.mark.parametrize("argv, user, level", [
+    (["weights", "list"], None, "3"), (["-v", "weights", "list"], None, "0"),
+    (["weights", "list"], "1", "1"), (["-v", "weights", "list"], "2", "2")])
+def test_tensorflow_log_level_set_unless_the_user_set_it(capsys, monkeypatch, argv, user, level):
+    if user is None:
+        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", user)
+    assert _run(capsys, *argv)[0] == 0
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == level
+
+
+def test_python_warnings_are_one_line_each(capsys, tmp_path):
+    recipe = tmp_path / "warns.py"
+    recipe.write_text("import warnings\n\ndef main(argv=None):\n"
+                      "    warnings.warn('clip.avi: 3 undecodable packets\\n  skipped')\n"
+                      "    warnings.warn('old option', DeprecationWarning)\n"
+                      "    return 0\n")
+    code, _, err = _run(capsys, "train", str(recipe))
+    assert code == 0
+    assert err.splitlines() == ["actionzoo: warning: clip.avi: 3 undecodable packets skipped",
+                                "actionzoo: warning: DeprecationWarning: old option"]
+    with pytest.warns(DeprecationWarning, match="old option"), \
+            pytest.warns(UserWarning, match="clip.avi: 3 undecodable packets\n  skipped"):
+        assert _run(capsys, "-v", "train", str(recipe))[0] == 0  # Python's own display
 
 
 def test_exit_codes_as_a_subprocess(tmp_path):
