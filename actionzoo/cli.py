@@ -31,6 +31,7 @@ corrnet26.demo  correlation_net  10 classes  shipped  Tiny CorrNet-26 ...
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -101,6 +102,16 @@ def _load_split(args):
                   annotation_dir=args.annotation_dir)
 
 
+def _check_video_file(path):
+    """Raise a clear error for a missing, directory or empty ``path``."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "a directory, not a video file", path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such video file", path)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty (0 bytes), not a video")
+
+
 def _video_probabilities(model, info, paths, num_clips, crops, verbose):
     """Yield ``(path, class probabilities)`` per video: softmax averaged over views."""
     import numpy as np
@@ -111,8 +122,7 @@ def _video_probabilities(model, info, paths, num_clips, crops, verbose):
     prep = info.preprocessing
     loader = prep.loader(num_clips=num_clips, crops=crops)
     for path in tqdm(paths, desc="videos", unit="video", disable=not verbose, file=sys.stderr):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such video file")
+        _check_video_file(path)
         rgb = loader(path)[prep.modality]
         views = rgb if rgb.ndim == 5 else rgb[None]
         logits = np.asarray(model.predict_on_batch(prep.normalize(views)))
@@ -556,10 +566,16 @@ def _run_command(args):
         print("actionzoo: interrupted", file=sys.stderr)
         return 130
     except _user_errors() as exc:
-        message = str(exc).strip().splitlines()
-        print(f"actionzoo: error: {message[0] if message else type(exc).__name__}",
-              file=sys.stderr)
+        print(f"actionzoo: error: {_error_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _error_line(exc):
+    """The first line of an error's message; ``FILE: reason`` for an OSError about a file."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -219,6 +219,28 @@ def test_predict_errors(capsys, tmp_path):
     assert code == 1 and "nope.x" in err
 
 
+def test_empty_files_and_directories_are_named_as_such(capsys, tmp_path):
+    empty = tmp_path / "empty.avi"
+    empty.touch()
+    code, _, err = _run(capsys, "predict", str(empty), "--weights", DEMO, "-q")
+    assert code == 1 and err == f"actionzoo: error: {empty}: empty (0 bytes), not a video\n"
+    folder = tmp_path / "clips.avi"
+    folder.mkdir()
+    code, _, err = _run(capsys, "predict", str(folder), "--weights", DEMO, "-q")
+    assert code == 1 and err == f"actionzoo: error: {folder}: a directory, not a video file\n"
+    code, _, err = _run(capsys, "predict", str(tmp_path / "gone.avi"), "--weights", DEMO, "-q")
+    assert code == 1 and err == f"actionzoo: error: {tmp_path / 'gone.avi'}: no such video file\n"
+
+
+def test_file_errors_print_as_file_and_reason(capsys, tmp_path):
+    # an OSError about a file (here from `train`'s recipe loader) is one "FILE: reason" line
+    recipe = tmp_path / "reads_a_missing_file.py"
+    recipe.write_text("def main(argv=None):\n    open(__file__ + '.d/x')\n")
+    code, _, err = _run(capsys, "train", str(recipe))
+    assert code == 1
+    assert err == f"actionzoo: error: {recipe}.d/x: No such file or directory\n"
+
+
 def test_evaluate_writes_metrics_and_confusion_png(capsys, dataset, tmp_path):
     out_dir = tmp_path / "eval"
     code, out, _ = _run(capsys, "evaluate", dataset["root"], "--weights", DEMO, "--out",
