@@ -25,7 +25,8 @@ unless the environment sets it) and Python warnings are one line each
 Examples
 --------
 >>> main(["weights", "list"])  # doctest: +SKIP
-corrnet26.demo  correlation_net  10 classes  shipped  Tiny CorrNet-26 ...
+NAME               BUILDER          CLASSES     SIZE  WHERE    DESCRIPTION
+corrnet26.demo     correlation_net       10  1.64 MB  shipped  Tiny CorrNet-26 (width x0.125, ...
 0
 """
 from __future__ import annotations
@@ -34,7 +35,9 @@ import argparse
 import errno
 import json
 import os
+import shutil
 import sys
+import textwrap
 import warnings
 
 from actionzoo.argtypes import non_negative_int, positive_int
@@ -150,10 +153,29 @@ def _weights_list(args):
         print(f"no pretrained weights match {args.pattern!r}" if args.pattern else
               f"no pretrained weights in {reg.manifest}")
     else:
-        for r in rows:
-            print(f"{r['name']:<24} {r['builder']:<20} {r['classes']:>4} classes  "
-                  f"{r['size'] / 1e6:6.2f} MB  {r['where']:<8} {r['description'][:60]}")
+        print(_weights_table(rows, shutil.get_terminal_size((100, 24)).columns))
     return 0
+
+
+def _weights_table(rows, width):
+    """``weights list`` rows as a table with a header; descriptions wrapped at words."""
+    header = ("NAME", "BUILDER", "CLASSES", "SIZE", "WHERE")
+    cells = [(r["name"], r["builder"], str(r["classes"]), f"{r['size'] / 1e6:.2f} MB", r["where"])
+             for r in rows]
+    widths = [max(len(c[k]) for c in [header, *cells]) for k in range(len(header))]
+    right = (False, False, True, True, False)  # numbers right-aligned
+
+    def line(values):
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right,
+                                                                                strict=True))
+
+    indent = sum(widths) + 2 * len(widths)
+    lines = [line(header) + "  DESCRIPTION"]
+    for r, c in zip(rows, cells, strict=True):
+        text = textwrap.wrap(r["description"], max(30, width - indent - 1)) or [""]
+        lines.append(f"{line(c)}  {text[0]}")
+        lines += [" " * indent + more for more in text[1:]]
+    return "\n".join(lines)
 
 
 def _weights_download(args):
@@ -271,7 +293,10 @@ def _evaluate(args):
         result.update(split=args.split, subset=args.subset)
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, "confusion_matrix.png")
-    save_confusion_matrix(cm, info.classes, png, title=f"{args.weights} on {args.root}")
+    save_confusion_matrix(cm, info.classes, png,
+                          title=f"{args.weights} on {args.root} ({len(paths)} videos): "
+                                f"top-1 accuracy {result['top1']:.3f}, top-5 {result['top5']:.3f}, "
+                                f"mean class accuracy {result['mean_class_accuracy']:.3f}")
     with open(os.path.join(args.out, "metrics.json"), "w") as fh:
         json.dump(result, fh, indent=2)
     if args.json:

@@ -134,6 +134,24 @@ def test_weights_list_and_verify(capsys):
     assert code == 0 and out.strip() == f"{DEMO}: {weights.SHIPPED_DIR / (DEMO + '.weights.h5')}"
 
 
+def test_weights_list_has_a_header_and_whole_descriptions(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, _ = _run(capsys, "weights", "list")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["NAME", "BUILDER", "CLASSES", "SIZE", "WHERE",
+                                              "DESCRIPTION"]
+    column = lines[0].index("DESCRIPTION")
+    assert all(len(line) <= 100 for line in lines) and len(lines) > 3
+    entries = {}  # name -> description lines
+    for line in lines[1:]:
+        if line[:column].strip():
+            name = line.split()[0]
+        entries.setdefault(name, []).append(line[column:])
+    assert sorted(entries) == weights.list_pretrained()
+    for name, text in entries.items():
+        assert " ".join(text) == weights.pretrained_info(name).description  # cut only at spaces
+
+
 def test_weights_errors_are_one_line(capsys, tmp_path):
     code, out, err = _run(capsys, "weights", "verify", "nope.demo")
     assert code == 1 and err.startswith("actionzoo: error:") and "nope.demo" in err
@@ -256,6 +274,25 @@ def test_evaluate_writes_metrics_and_confusion_png(capsys, dataset, tmp_path):
     assert result["mean_class_accuracy"] == pytest.approx(np.mean(recalls))
     image = cv2.imread(str(out_dir / "confusion_matrix.png"))
     assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_evaluate_picture_names_the_accuracy(capsys, dataset, tmp_path, monkeypatch):
+    from actionzoo import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "save_confusion_matrix",  # the real one, its figure kept
+                        lambda *a, _save=plots.save_confusion_matrix, **k: figures.append(
+                            _save(*a, **k)) or figures[-1])
+    code, out, _ = _run(capsys, "evaluate", dataset["root"], "--weights", DEMO, "--out",
+                        str(tmp_path), "--json", "-q")
+    result = json.loads(out)
+    (figure,) = figures
+    assert code == 0 and figure.text("xlabel") == "predicted" and figure.text("ylabel") == "true"
+    assert figure.text("title") == (
+        f"{DEMO} on {dataset['root']} (3 videos): top-1 accuracy {result['top1']:.3f}, "
+        f"top-5 {result['top5']:.3f}, mean class accuracy {result['mean_class_accuracy']:.3f}")
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "confusion_matrix.png")),
+                                  figure.image)
 
 
 def test_evaluate_rejects_unknown_classes(capsys, tmp_path):
