@@ -110,6 +110,16 @@ def test_bad_option_values_exit_2_with_the_commands_usage(capsys, argv, option, 
     assert message in lines[-1] and argv[-1] in lines[-1]
 
 
+@pytest.mark.parametrize("argv", [["predict", "x.avi", "--weights", DEMO, "--bogus"],
+                                  ["weights", "list", "--bogus"], ["demo", "extra"]])
+def test_unknown_arguments_show_the_commands_usage(capsys, argv):
+    code, _, err = _run(capsys, *argv)
+    command = " ".join(argv[:2] if argv[0] == "weights" else argv[:1])
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[0].startswith(f"usage: actionzoo {command} ")
+    assert lines[-1] == f"actionzoo {command}: error: unrecognized arguments: {argv[-1]}"
+
+
 def test_errors_found_after_parsing_show_the_commands_usage(capsys):
     code, _, err = _run(capsys, "flops", "not_a_model")
     lines = err.strip().splitlines()
