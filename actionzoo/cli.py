@@ -163,11 +163,11 @@ def _weights_table(rows, width):
     cells = [(r["name"], r["builder"], str(r["classes"]), f"{r['size'] / 1e6:.2f} MB", r["where"])
              for r in rows]
     widths = [max(len(c[k]) for c in [header, *cells]) for k in range(len(header))]
-    right = (False, False, True, True, False)  # numbers right-aligned
+    numeric = (False, False, True, True, False)  # right-aligned
 
     def line(values):
-        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right,
-                                                                                strict=True))
+        return "  ".join(v.rjust(w) if right else v.ljust(w)
+                         for v, w, right in zip(values, widths, numeric, strict=True))
 
     indent = sum(widths) + 2 * len(widths)
     lines = [line(header) + "  DESCRIPTION"]
@@ -313,16 +313,15 @@ def _evaluate(args):
 def _prepare(args):
     from actionzoo.data import SkipLog, prepare
 
-    modalities = args.modalities
     split = _load_split(args)
     log = SkipLog()
-    shards = prepare(split.paths, split.labels, args.output, modalities=modalities,
+    shards = prepare(split.paths, split.labels, args.output, modalities=args.modalities,
                      short_side=args.short_side or None, videos_per_shard=args.videos_per_shard,
                      flow_method=args.flow_method, on_error="skip" if args.skip_bad else "raise",
                      skip_log=log, verbose=0 if args.quiet else 1)
     with open(os.path.join(args.output, "classes.json"), "w") as fh:
         json.dump(list(split.classes), fh, indent=1)
-    print(f"wrote {len(split.paths) - len(log)} videos ({', '.join(modalities)}) into "
+    print(f"wrote {len(split.paths) - len(log)} videos ({', '.join(args.modalities)}) into "
           f"{len(shards)} shard(s) in {args.output}"
           + (f"; skipped {len(log)} bad file(s), listed in manifest.json" if len(log) else ""))
     return 0
@@ -407,8 +406,8 @@ def _add_dataset_args(p):
 
 
 def _add_view_args(p):
-    p.add_argument("--clips", type=positive_int, help="clips per video (default: the weights' "
-                                                      "setting)")
+    p.add_argument("--clips", type=positive_int, metavar="N",
+                   help="clips per video (default: the weights' setting)")
     p.add_argument("--crops", type=int, choices=(1, 3, 10), help="crops per clip (default: "
                                                                  "the weights' setting)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
