@@ -18,20 +18,29 @@ Subcommands (``actionzoo COMMAND --help`` for each):
 Exit codes: 0 success, 1 error (one line on stderr, no traceback), 2 usage
 error.
 
+Quiet by default: TensorFlow's C++ log lines are off (``TF_CPP_MIN_LOG_LEVEL=3``
+unless the environment sets it) and Python warnings are one line each
+(``actionzoo: warning: ...``); ``actionzoo -v COMMAND`` shows both in full.
+
 Examples
 --------
 >>> main(["weights", "list"])  # doctest: +SKIP
-corrnet26.demo  correlation_net  10 classes  shipped  Tiny CorrNet-26 ...
+NAME               BUILDER          CLASSES     SIZE  WHERE    DESCRIPTION
+corrnet26.demo     correlation_net       10  1.64 MB  shipped  Tiny CorrNet-26 (width x0.125, ...
 0
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import shutil
 import sys
+import textwrap
+import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from actionzoo.argtypes import non_negative_int, positive_int
 
 __all__ = ["main", "build_parser"]
 
@@ -96,6 +105,16 @@ def _load_split(args):
                   annotation_dir=args.annotation_dir)
 
 
+def _check_video_file(path):
+    """Raise a clear error for a missing, directory or empty ``path``."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "a directory, not a video file", path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such video file", path)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty (0 bytes), not a video")
+
+
 def _video_probabilities(model, info, paths, num_clips, crops, verbose):
     """Yield ``(path, class probabilities)`` per video: softmax averaged over views."""
     import numpy as np
@@ -106,8 +125,7 @@ def _video_probabilities(model, info, paths, num_clips, crops, verbose):
     prep = info.preprocessing
     loader = prep.loader(num_clips=num_clips, crops=crops)
     for path in tqdm(paths, desc="videos", unit="video", disable=not verbose, file=sys.stderr):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such video file")
+        _check_video_file(path)
         rgb = loader(path)[prep.modality]
         views = rgb if rgb.ndim == 5 else rgb[None]
         logits = np.asarray(model.predict_on_batch(prep.normalize(views)))
@@ -135,10 +153,29 @@ def _weights_list(args):
         print(f"no pretrained weights match {args.pattern!r}" if args.pattern else
               f"no pretrained weights in {reg.manifest}")
     else:
-        for r in rows:
-            print(f"{r['name']:<24} {r['builder']:<20} {r['classes']:>4} classes  "
-                  f"{r['size'] / 1e6:6.2f} MB  {r['where']:<8} {r['description'][:60]}")
+        print(_weights_table(rows, shutil.get_terminal_size((100, 24)).columns))
     return 0
+
+
+def _weights_table(rows, width):
+    """``weights list`` rows as a table with a header; descriptions wrapped at words."""
+    header = ("NAME", "BUILDER", "CLASSES", "SIZE", "WHERE")
+    cells = [(r["name"], r["builder"], str(r["classes"]), f"{r['size'] / 1e6:.2f} MB", r["where"])
+             for r in rows]
+    widths = [max(len(c[k]) for c in [header, *cells]) for k in range(len(header))]
+    numeric = (False, False, True, True, False)  # right-aligned
+
+    def line(values):
+        return "  ".join(v.rjust(w) if right else v.ljust(w)
+                         for v, w, right in zip(values, widths, numeric, strict=True))
+
+    indent = sum(widths) + 2 * len(widths)
+    lines = [line(header) + "  DESCRIPTION"]
+    for r, c in zip(rows, cells, strict=True):
+        text = textwrap.wrap(r["description"], max(30, width - indent - 1)) or [""]
+        lines.append(f"{line(c)}  {text[0]}")
+        lines += [" " * indent + more for more in text[1:]]
+    return "\n".join(lines)
 
 
 def _weights_download(args):
@@ -204,8 +241,6 @@ def _flops(args):
 def _predict(args):
     from actionzoo import weights
 
-    if args.top_k < 1:
-        raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
     info = weights.pretrained_info(args.weights)
     k = min(args.top_k, len(info.classes))
     model = weights.load_pretrained(args.weights, verbose=not args.quiet)
@@ -258,7 +293,10 @@ def _evaluate(args):
         result.update(split=args.split, subset=args.subset)
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, "confusion_matrix.png")
-    save_confusion_matrix(cm, info.classes, png, title=f"{args.weights} on {args.root}")
+    save_confusion_matrix(cm, info.classes, png,
+                          title=f"{args.weights} on {args.root} ({len(paths)} videos): "
+                                f"top-1 accuracy {result['top1']:.3f}, top-5 {result['top5']:.3f}, "
+                                f"mean class accuracy {result['mean_class_accuracy']:.3f}")
     with open(os.path.join(args.out, "metrics.json"), "w") as fh:
         json.dump(result, fh, indent=2)
     if args.json:
@@ -275,20 +313,15 @@ def _evaluate(args):
 def _prepare(args):
     from actionzoo.data import SkipLog, prepare
 
-    modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
-    bad = [m for m in modalities if m not in ("rgb", "flow", "audio")]
-    if bad or not modalities:
-        raise UsageError(f"--modalities takes a comma-separated subset of rgb,flow,audio, got "
-                         f"{args.modalities!r}")
     split = _load_split(args)
     log = SkipLog()
-    shards = prepare(split.paths, split.labels, args.output, modalities=modalities,
+    shards = prepare(split.paths, split.labels, args.output, modalities=args.modalities,
                      short_side=args.short_side or None, videos_per_shard=args.videos_per_shard,
                      flow_method=args.flow_method, on_error="skip" if args.skip_bad else "raise",
                      skip_log=log, verbose=0 if args.quiet else 1)
     with open(os.path.join(args.output, "classes.json"), "w") as fh:
         json.dump(list(split.classes), fh, indent=1)
-    print(f"wrote {len(split.paths) - len(log)} videos ({', '.join(modalities)}) into "
+    print(f"wrote {len(split.paths) - len(log)} videos ({', '.join(args.modalities)}) into "
           f"{len(shards)} shard(s) in {args.output}"
           + (f"; skipped {len(log)} bad file(s), listed in manifest.json" if len(log) else ""))
     return 0
@@ -297,8 +330,6 @@ def _prepare(args):
 def _demo(args):
     from actionzoo.demo import run_demo
 
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     report = run_demo(args.data, args.report_dir, quick=args.quick, seed=args.seed,
                       verbose=0 if args.quiet else 1)
     print(report["table"])
@@ -354,6 +385,15 @@ def _train(args):
 
 
 # -- parser ------------------------------------------------------------------------
+def _modalities(text):
+    """``--modalities``: a comma-separated subset of rgb,flow,audio -> tuple."""
+    modalities = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not modalities or any(m not in ("rgb", "flow", "audio") for m in modalities):
+        raise argparse.ArgumentTypeError(f"takes a comma-separated subset of rgb,flow,audio, "
+                                         f"got {text!r}")
+    return modalities
+
+
 def _add_dataset_args(p):
     p.add_argument("root", help="dataset folder (UCF101/HMDB51 class folders, or a folder "
                                 "with one sub-folder of videos per class)")
@@ -366,7 +406,8 @@ def _add_dataset_args(p):
 
 
 def _add_view_args(p):
-    p.add_argument("--clips", type=int, help="clips per video (default: the weights' setting)")
+    p.add_argument("--clips", type=positive_int, metavar="N",
+                   help="clips per video (default: the weights' setting)")
     p.add_argument("--crops", type=int, choices=(1, 3, 10), help="crops per clip (default: "
                                                                  "the weights' setting)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -380,6 +421,10 @@ def build_parser():
         prog="actionzoo", description="Video action recognition model zoo.",
         epilog="Run `actionzoo COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"actionzoo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's C++ log lines and Python warnings with their "
+                             "source (default: TF_CPP_MIN_LOG_LEVEL=3 unless set, one line "
+                             "per warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     w = sub.add_parser("weights", help="list, download and verify pretrained weights",
@@ -390,15 +435,15 @@ def build_parser():
     p = wsub.add_parser("list", help="list registered weights")
     p.add_argument("pattern", nargs="?", help="shell-style filter, e.g. 'corrnet*'")
     p.add_argument("--json", action="store_true", help="JSON output")
-    p.set_defaults(func=_weights_list)
+    p.set_defaults(func=_weights_list, command_parser=p)
     p = wsub.add_parser("download", help="download (and verify) weights into the cache")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--force", action="store_true", help="download even if cached")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_weights_download)
+    p.set_defaults(func=_weights_download, command_parser=p)
     p = wsub.add_parser("verify", help="check sha256 and size of weights files")
     p.add_argument("items", nargs="+", metavar="NAME_OR_PATH")
-    p.set_defaults(func=_weights_verify)
+    p.set_defaults(func=_weights_verify, command_parser=p)
     p = wsub.add_parser("convert-vggish", help="convert the AudioSet VGGish checkpoint to Keras",
                         description="Read the original TF-Slim vggish_model.ckpt (AudioSet "
                                     "release, tensorflow/models research/audioset/vggish) and "
@@ -407,7 +452,7 @@ def build_parser():
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint prefix, e.g. "
                                                             "vggish_model.ckpt")
     p.add_argument("output", metavar="OUTPUT.weights.h5")
-    p.set_defaults(func=_weights_convert_vggish)
+    p.set_defaults(func=_weights_convert_vggish, command_parser=p)
 
     p = sub.add_parser("flops", help="multiply-adds and parameters of a model",
                        description="Build a model (registry name, e.g. corrnet26.demo, or an "
@@ -419,7 +464,7 @@ def build_parser():
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="builder keyword argument (JSON value or string); repeatable")
     p.add_argument("--json", action="store_true", help="JSON output")
-    p.set_defaults(func=_flops)
+    p.set_defaults(func=_flops, command_parser=p)
 
     p = sub.add_parser("predict", help="top-k action labels of videos",
                        description="Classify videos with registry weights; softmax averaged "
@@ -427,11 +472,11 @@ def build_parser():
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--weights", required=True, metavar="NAME", help="registry name (see "
                    "`actionzoo weights list`)")
-    p.add_argument("--top-k", type=int, default=5, metavar="K", help="labels per video "
+    p.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="labels per video "
                    "(default: %(default)s)")
     p.add_argument("--json", action="store_true", help="JSON output")
     _add_view_args(p)
-    p.set_defaults(func=_predict)
+    p.set_defaults(func=_predict, command_parser=p)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a dataset split",
                        description="Top-1/top-5 accuracy, mean class accuracy and a confusion "
@@ -440,10 +485,11 @@ def build_parser():
     p.add_argument("--weights", required=True, metavar="NAME")
     p.add_argument("--out", default="evaluation", help="folder for confusion_matrix.png and "
                                                        "metrics.json (default: %(default)s)")
-    p.add_argument("--limit", type=int, help="evaluate only the first N videos")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="evaluate only the first N videos")
     p.add_argument("--json", action="store_true", help="JSON output")
     _add_view_args(p)
-    p.set_defaults(func=_evaluate)
+    p.set_defaults(func=_evaluate, command_parser=p)
 
     p = sub.add_parser("prepare", help="decode videos once into TFRecord shards",
                        description="Decode RGB frames, optical flow and log-mel audio of a "
@@ -451,16 +497,16 @@ def build_parser():
                                    "(actionzoo.data.prepare) for fast training.")
     _add_dataset_args(p)
     p.add_argument("output", help="output folder for shards, manifest.json and classes.json")
-    p.add_argument("--modalities", default="rgb", help="comma-separated subset of "
-                                                       "rgb,flow,audio (default: %(default)s)")
-    p.add_argument("--short-side", type=int, default=128, help="stored frame short side; 0 "
-                                                               "keeps the native size")
-    p.add_argument("--videos-per-shard", type=int, default=64)
+    p.add_argument("--modalities", type=_modalities, default="rgb",
+                   help="comma-separated subset of rgb,flow,audio (default: %(default)s)")
+    p.add_argument("--short-side", type=non_negative_int, default=128,
+                   help="stored frame short side; 0 keeps the native size (default: %(default)s)")
+    p.add_argument("--videos-per-shard", type=positive_int, default=64)
     p.add_argument("--flow-method", choices=("auto", "tvl1", "farneback"), default="auto")
     p.add_argument("--skip-bad", action="store_true", help="skip undecodable videos instead "
                                                            "of stopping")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_prepare)
+    p.set_defaults(func=_prepare, command_parser=p)
 
     p = sub.add_parser("demo", help="train all estimators on the demo dataset, write a report",
                        description="Generate the synthetic demo dataset (unless DATA holds "
@@ -473,12 +519,12 @@ def build_parser():
                    help="dataset folder, generated when absent (default: %(default)s)")
     p.add_argument("--report-dir", default="demo-report", metavar="DIR",
                    help="report folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="dataset and model seed (default: "
-                                                       "%(default)s)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="dataset and model seed (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="tiny configuration (seconds; checks "
                                                         "that the job runs, figures mean nothing)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=_demo)
+    p.set_defaults(func=_demo, command_parser=p)
 
     p = sub.add_parser("train", help="run a per-paper recipe (experiment script)",
                        description="Run a recipe of the project's recipes/ folder by name, or "
@@ -490,7 +536,7 @@ def build_parser():
                                                     "multi_stream_gru) or path to a .py file")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, metavar="ARGS",
                    help="arguments of the recipe")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, command_parser=p)
     return parser
 
 
@@ -515,23 +561,47 @@ def main(argv=None):
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:  # reported with the usage of the command they were given to
+            args.command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else 2
+    # Before TensorFlow is imported (the commands import it lazily).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if args.verbose else "3")
+    with warnings.catch_warnings():
+        if not args.verbose:
+            warnings.showwarning = _show_warning
+        return _run_command(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning as one line, without the source line that raised it."""
+    text = " ".join(str(message).split()) or category.__name__
+    kind = "" if category is UserWarning else f"{category.__name__}: "
+    print(f"actionzoo: warning: {kind}{text}", file=file or sys.stderr)
+
+
+def _run_command(args):
     try:
         return args.func(args)
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
+        args.command_parser.print_usage(sys.stderr)
         print(f"actionzoo: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("actionzoo: interrupted", file=sys.stderr)
         return 130
     except _user_errors() as exc:
-        message = str(exc).strip().splitlines()
-        print(f"actionzoo: error: {message[0] if message else type(exc).__name__}",
-              file=sys.stderr)
+        print(f"actionzoo: error: {_error_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _error_line(exc):
+    """The first line of an error's message; ``FILE: reason`` for an OSError about a file."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import time
 
 import numpy as np
 
-__all__ = ["CONFIG", "DATASET", "run_demo", "format_table", "stream_scores"]
+__all__ = ["CONFIG", "DATASET", "run_demo", "format_table"]
 
 #: Demo dataset settings (``make_synthetic_dataset`` arguments) of the full
 #: and the quick (test) configuration.
@@ -105,33 +105,6 @@ def _dataset(data_dir, mode, seed, verbose):
     train = load_ucf101(data_dir, split=1, subset="train")
     test = load_ucf101(data_dir, split=1, subset="test")
     return train, test, generated
-
-
-def stream_scores(X_train, X_test, y_train, cv, groups=None):
-    """One stream's class scores from its (segment-averaged) features.
-
-    A standardised logistic regression stands in for the stream network:
-    the training videos get out-of-fold scores (``cross_val_predict`` over
-    ``cv``, with ``groups`` if the splitter uses them), as a network's
-    scores on videos it did not train on would be; the test videos those
-    of the classifier fit on all training videos. Scores are
-    log-probabilities (their softmax gives the probabilities back), columns
-    in ``np.unique(y_train)`` order.
-
-    Returns
-    -------
-    (ndarray, ndarray)
-        ``(n_train, n_classes)`` and ``(n_test, n_classes)`` scores.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-    oof = cross_val_predict(clf, X_train, y_train, groups=groups, cv=cv, method="predict_proba")
-    proba = clf.fit(X_train, y_train).predict_proba(X_test)
-    return np.log(np.clip(oof, 1e-7, 1.0)), np.log(np.clip(proba, 1e-7, 1.0))
 
 
 # -- tiny random backbones (no download) -------------------------------------------------
@@ -216,6 +189,7 @@ def _two_stream_models(run, cfg, train, test, seed, cache_dir, verbose):
 
     from actionzoo import STFN, CorrNetFusion, LateFusion, TwoStreamFeatures
     from actionzoo.data import ucf101_groups
+    from actionzoo.estimators.stream_scores import stream_scores
 
     s = cfg["streams"]
     features = TwoStreamFeatures(

@@ -17,8 +17,10 @@ import time
 
 import numpy as np
 
+from actionzoo.argtypes import non_negative_int, positive_float, positive_int
 from actionzoo.data import ucf101_groups
-from actionzoo.demo import DATASET, stream_scores
+from actionzoo.demo import DATASET
+from actionzoo.estimators.stream_scores import stream_scores
 
 #: Demo datasets generated when ``--data`` is not given: (folder, settings).
 #: The full one is the ``actionzoo demo`` dataset (10 motion classes, 180
@@ -44,7 +46,7 @@ def make_parser(doc):
     p.add_argument("--quick", action="store_true",
                    help="tiny configuration (smoke runs and tests; figures are not meaningful)")
     p.add_argument("--output", metavar="DIR", help="write results.md and results.json here")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("-v", "--verbose", action="store_true", help="progress bars")
     return p
 
@@ -56,7 +58,7 @@ def add_backbone_args(p, default_size=64):
                         "(e.g. InceptionV3; needs the weights downloaded or cached). "
                         "Default: a tiny random CNN (no download; figures then show what "
                         "the fusion learns on untrained features)")
-    p.add_argument("--frame-size", type=int,
+    p.add_argument("--frame-size", type=positive_int,
                    help=f"frame side for the backbones (default: {default_size}, 32 with "
                         "--quick, 224 with --backbone)")
     p.add_argument("--cache", metavar="DIR", help="feature and optical-flow cache folder "
@@ -66,9 +68,9 @@ def add_backbone_args(p, default_size=64):
 
 def add_clip_args(p, width=0.125):
     """Arguments of the clip networks (CorrelationNet, STCNet)."""
-    p.add_argument("--width", type=float, default=width,
+    p.add_argument("--width", type=positive_float, default=width,
                    help="channel width multiplier (default: %(default)s)")
-    p.add_argument("--epochs", type=int, help="default: 1 with --quick, else 20")
+    p.add_argument("--epochs", type=positive_int, help="default: 1 with --quick, else 20")
     p.add_argument("--temporal-center", action=argparse.BooleanOptionalAction,
                    help="remove each pixel's clip mean (not in the papers; default: on for "
                         "the generated demo dataset, whose class is the motion and whose "
@@ -175,13 +177,13 @@ def two_stream_features(args, X_train, X_test, *, n_segments, frame_size, backbo
 def two_stream_scores(features_train, features_test, y_train, paths_train, seed):
     """Two-stream class scores ``(n, 2, C)`` from features ``(n, 2, segments, d)``.
 
-    Per stream, :func:`actionzoo.demo.stream_scores` on the segment-averaged
+    Per stream, :func:`actionzoo.estimators.stream_scores.stream_scores` on the segment-averaged
     features (log-probabilities; out-of-fold on the training videos, with
     folds that keep UCF101 groups together).
     """
     cv, groups = folds(paths_train, y_train, 5, seed)
     train, test = zip(*(stream_scores(features_train[:, s].mean(1), features_test[:, s].mean(1),
-                                      y_train, cv, groups) for s in (0, 1)))
+                                      y_train, cv, groups) for s in (0, 1)), strict=True)
     return np.stack(train, 1), np.stack(test, 1)
 
 

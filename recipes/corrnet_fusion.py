@@ -36,10 +36,11 @@ Run::
     python recipes/corrnet_fusion.py --data hmdb51 --dataset hmdb51 --backbone InceptionV3
     actionzoo train corrnet_fusion --quick                # same through the CLI
 """
+import _common
 import numpy as np
 from sklearn.model_selection import GridSearchCV
 
-import _common
+from actionzoo.argtypes import positive_int
 
 # Paper figures (%), Yudistira & Kurita. Tables II/III: per split; Table IV: split 1.
 TABLE_II_III = {
@@ -72,9 +73,9 @@ def main(argv=None):
     from actionzoo import LateFusion
 
     parser = _common.add_backbone_args(_common.make_parser(__doc__))
-    parser.add_argument("--segments", type=int, default=3, help="segments per video")
-    parser.add_argument("--epochs", type=int, help="CorrNetFusion epochs (default: 10 quick, "
-                                                   "40 otherwise)")
+    parser.add_argument("--segments", type=positive_int, default=3, help="segments per video")
+    parser.add_argument("--epochs", type=positive_int,
+                        help="CorrNetFusion epochs (default: 10 quick, 40 otherwise)")
     parser.add_argument("--paper-config", action="store_true",
                         help="the paper's 4096-4096 MLP, SGD, 200 epochs (slow)")
     args = parser.parse_args(argv)

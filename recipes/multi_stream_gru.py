@@ -36,9 +36,10 @@ Run::
         --output results/multi_stream_gru
     actionzoo train multi_stream_gru --quick
 """
+import _common
 import numpy as np
 
-import _common
+from actionzoo.argtypes import positive_int
 
 STREAMS = ("spatial", "temporal", "audio")
 # Paper figures (%), UCF101 top-1 (Tables I and II; split not stated). No HMDB51 figures.
@@ -84,8 +85,8 @@ def main(argv=None):
     parser = _common.add_backbone_args(_common.make_parser(__doc__))
     parser.add_argument("--vggish", metavar="FILE", help="VGGish weights (.weights.h5 from "
                         "`actionzoo weights convert-vggish`, or .npz) for the audio stream")
-    parser.add_argument("--units", type=int, help="GRU units (default: 4 quick, else 32)")
-    parser.add_argument("--epochs", type=int, help="default: 2 quick, else 30")
+    parser.add_argument("--units", type=positive_int, help="GRU units (default: 4 quick, else 32)")
+    parser.add_argument("--epochs", type=positive_int, help="default: 2 quick, else 30")
     parser.add_argument("--paper-config", action="store_true",
                         help="512-unit BiGRUs, dropout 0.5, SGD, 100 epochs (slow)")
     args = parser.parse_args(argv)

@@ -34,6 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
 from actionzoo import CorrNetFusion, LateFusion
+from actionzoo.argtypes import non_negative_int, positive_int
 from actionzoo.data.synthetic_scores import two_stream_scores
 
 PAPER_TABLE_IV_UCF101 = {"avg": 93.5, "max": 91.3, "multiply": 93.3, "CCA": 93.3,
@@ -110,12 +111,12 @@ def format_table(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n-train", type=int, default=600)
-    parser.add_argument("--n-test", type=int, default=600)
-    parser.add_argument("--n-classes", type=int, default=4,
+    parser.add_argument("--n-train", type=positive_int, default=600)
+    parser.add_argument("--n-test", type=positive_int, default=600)
+    parser.add_argument("--n-classes", type=positive_int, default=4,
                         help="a square (4, 9, ...) for the combination task")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=positive_int, default=30)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--paper-config", action="store_true",
                         help="the paper's 4096-4096 MLP, SGD, 200 epochs (slow)")
     parser.add_argument("--report-dir", default=None,

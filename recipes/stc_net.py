@@ -34,6 +34,8 @@ Run::
 """
 import _common
 
+from actionzoo.argtypes import positive_int
+
 # Paper figures (%). UCF101 split 1, from scratch: Table 3 (depth in the name),
 # Table 5 (STC-ResNet-101 branches); Table 7 (transfer, fine-tuned on UCF101 split 1).
 # HMDB51: Table 9, mean over the three splits (Kinetics pre-training).
@@ -73,8 +75,8 @@ def main(argv=None):
     parser = _common.make_parser(__doc__)
     parser.add_argument("--depth", type=int, choices=(18, 34, 50, 101), default=18)
     _common.add_clip_args(parser)
-    parser.add_argument("--transfer-epochs", type=int, help="2D->3D correspondence epochs "
-                                                            "(default: 1 with --quick, else 10)")
+    parser.add_argument("--transfer-epochs", type=positive_int,
+                        help="2D->3D correspondence epochs (default: 1 with --quick, else 10)")
     parser.add_argument("--teacher", metavar="NAME", help="keras.applications 2D network with "
                         "ImageNet weights (default: a tiny random CNN)")
     args = parser.parse_args(argv)

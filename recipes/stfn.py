@@ -28,9 +28,10 @@ Run::
     python recipes/stfn.py --data hmdb51 --dataset hmdb51 --backbone InceptionV3
     actionzoo train stfn --quick
 """
+import _common
 import numpy as np
 
-import _common
+from actionzoo.argtypes import positive_int
 
 # Paper figures (%), first split: {dataset: value}.
 TABLE_1 = {"a": {"hmdb51": 70.4, "ucf101": 93.5}, "b": {"hmdb51": 69.6, "ucf101": 93.2},
@@ -63,11 +64,12 @@ def main(argv=None):
     from actionzoo import LateFusion
 
     parser = _common.add_backbone_args(_common.make_parser(__doc__))
-    parser.add_argument("--segments", type=int, nargs="+",
+    parser.add_argument("--segments", type=positive_int, nargs="+",
                         help="segment counts of Table 4 (default: 3 5 7 9; 3 with --quick); "
                              "the first 5 among them (else the first) is the default of the "
                              "other tables")
-    parser.add_argument("--epochs", type=int, help="STFN epochs (default: 3 quick, else 60)")
+    parser.add_argument("--epochs", type=positive_int,
+                        help="STFN epochs (default: 3 quick, else 60)")
     parser.add_argument("--paper-config", action="store_true",
                         help="the paper's RMSProp 1e-4 schedule and 100 epochs")
     args = parser.parse_args(argv)

@@ -43,11 +43,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from actionzoo import models
+from actionzoo.argtypes import non_negative_int, positive_float, positive_int
 from actionzoo.data import (
-    DenseClipSampler, SYNTHETIC_CLASSES, load_ucf101, make_dataset, make_synthetic_dataset,
+    SYNTHETIC_CLASSES,
+    DenseClipSampler,
+    load_ucf101,
+    make_dataset,
+    make_synthetic_dataset,
     train_transform,
 )
-from actionzoo import models
 from actionzoo.metrics import aggregate_clips, mean_class_accuracy, softmax, top_k_accuracy
 from actionzoo.weights import MANIFEST_NAME, SHIPPED_DIR, Preprocessing, PretrainedInfo, sha256sum
 
@@ -89,10 +94,10 @@ def parse_args(argv=None):
                    help="weights to train (repeatable; default: all)")
     p.add_argument("--data", default="demo-data", help="synthetic dataset folder (default: %(default)s)")
     p.add_argument("--out", default=str(SHIPPED_DIR), help="weights folder with manifest.json")
-    p.add_argument("--epochs", type=int, default=150)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=positive_int, default=150)
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--lr", type=positive_float, default=3e-3)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     return p.parse_args(argv)
 
 

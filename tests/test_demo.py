@@ -76,4 +76,4 @@ def test_demo_help_and_usage_errors(capsys):
     assert main(["demo", "--help"]) == 0
     assert "--report-dir" in capsys.readouterr().out
     assert main(["demo", "--seed", "-1", "--report-dir", "unused"]) == 2
-    assert "--seed must be >= 0" in capsys.readouterr().err
+    assert "argument --seed: must be an integer >= 0" in capsys.readouterr().err
