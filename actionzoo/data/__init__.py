@@ -25,7 +25,9 @@ import importlib
 from .audio import AUDIO_FILE_EXTENSIONS, DEFAULT_SAMPLE_RATE, audio_slice, read_audio, resample_audio
 from .datasets import VideoSplit, load_hmdb51, load_ucf101, ucf101_groups
 from .encode import write_video
-from .errors import DataError, DecodeError, FrameCountError, SkipLog, SkippedItem
+from .errors import (
+    DataError, DecodeError, FrameCountError, MissingFileError, NotAFileError, SkipLog, SkippedItem,
+)
 from .flow import (
     FLOW_BOUND, FlowCache, compute_flow, dequantize_flow, flip_flow, has_tvl1,
     motion_magnitude, quantize_flow, read_flow_stacks, stack_flow, video_flow,
@@ -53,7 +55,8 @@ _LAZY = {
 __all__ = [
     "AUDIO_FILE_EXTENSIONS", "DEFAULT_SAMPLE_RATE", "FLOW_BOUND", "MODALITIES",
     "AdaptiveSampler", "CenterCrop", "ClipLoader", "Compose", "DataError", "DecodeError",
-    "DenseClipSampler", "FlowCache", "FrameCountError", "MultiScaleCrop", "RandomCrop",
+    "DenseClipSampler", "FlowCache", "FrameCountError", "MissingFileError", "MultiScaleCrop",
+    "NotAFileError", "RandomCrop",
     "RandomHorizontalFlip", "Resize", "ResizeShortSide", "SegmentSampler", "SkipLog",
     "SkippedItem", "TenCrop", "ThreeCrop", "UniformClipSampler", "VideoInfo", "VideoReader",
     "audio_slice", "audio_window", "check_files", "compute_flow", "dequantize_flow",
