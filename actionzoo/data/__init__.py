@@ -38,6 +38,7 @@ from .logmel import (
 )
 from .sampling import (
     AdaptiveSampler, DenseClipSampler, SegmentSampler, UniformClipSampler, audio_window,
+    read_sampled,
 )
 from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 from .transforms import (
@@ -62,7 +63,7 @@ __all__ = [
     "audio_slice", "audio_window", "check_files", "compute_flow", "dequantize_flow",
     "eval_transform", "flip_flow", "has_tvl1", "log_mel_examples", "log_mel_spectrogram",
     "make_dataset", "mel_matrix", "motion_magnitude", "quantize_flow", "read_audio",
-    "read_flow_stacks", "read_video", "resample_audio", "silence_examples", "stack_flow",
+    "read_flow_stacks", "read_sampled", "read_video", "resample_audio", "silence_examples", "stack_flow",
     "train_transform", "video_flow", "video_info",
     "VideoSplit", "load_ucf101", "load_hmdb51", "ucf101_groups", "write_video",
     "SYNTHETIC_CLASSES", "make_synthetic_dataset",
