@@ -441,8 +441,10 @@ def build_parser():
                                    "table and write results.md, results.json, "
                                    "confusion_matrix.png and training_curves.png "
                                    "(actionzoo.demo.run_demo).")
-    p.add_argument("--data", default="demo-data", metavar="DIR",
-                   help="dataset folder, generated when absent (default: %(default)s)")
+    p.add_argument("--data", metavar="DIR",
+                   help="dataset folder, generated when absent or empty; a generated folder "
+                        "is reused only with the same generation parameters (default: "
+                        "demo-data, or demo-data-quick with --quick)")
     p.add_argument("--report-dir", default="demo-report", metavar="DIR",
                    help="report folder (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="dataset and model seed (default: "

@@ -16,7 +16,8 @@ Everything the models eat comes through here, from real encoded files:
   :func:`prepare` / :func:`make_record_dataset` (TFRecord cache);
 * datasets -- :func:`load_ucf101`, :func:`load_hmdb51`, :func:`load_folder`
   (one sub-folder per class), :func:`ucf101_groups`,
-  :func:`make_synthetic_dataset`.
+  :func:`make_synthetic_dataset` (recording its parameters; see
+  :func:`needs_generation`).
 
 The TensorFlow parts (:mod:`.pipeline`, :mod:`.records`) are imported on
 first use (PEP 562), so decoding worker processes
@@ -79,7 +80,7 @@ from .sampling import (
     audio_window,
     read_sampled,
 )
-from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
+from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset, needs_generation
 from .transforms import (
     CenterCrop,
     Compose,
@@ -116,7 +117,7 @@ __all__ = [
     "train_transform", "video_flow", "video_info",
     "VIDEO_EXTENSIONS", "VideoSplit", "load_folder", "load_ucf101", "load_hmdb51", "ucf101_groups",
     "write_video",
-    "SYNTHETIC_CLASSES", "make_synthetic_dataset",
+    "SYNTHETIC_CLASSES", "make_synthetic_dataset", "needs_generation",
     "RecordVideo", "make_record_dataset", "prepare", "spectrogram_examples",
 ]
 
