@@ -12,8 +12,14 @@ import numpy as np
 import pytest
 
 from actionzoo.data import (
-    DataError, DecodeError, MissingFileError, NotAFileError, read_audio, read_flow_stacks,
-    read_video, video_info,
+    DataError,
+    DecodeError,
+    MissingFileError,
+    NotAFileError,
+    read_audio,
+    read_flow_stacks,
+    read_video,
+    video_info,
 )
 from actionzoo.data.video import VideoReader
 from tests.data.media import coded_frames, damage, decode_indices, packet_payloads, tone

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from actionzoo.data import (
-    ClipLoader, DenseClipSampler, FrameCountError, SegmentSampler, VideoReader, read_flow_stacks,
-    read_sampled, video_info,
+    ClipLoader,
+    DenseClipSampler,
+    FrameCountError,
+    SegmentSampler,
+    VideoReader,
+    read_flow_stacks,
+    read_sampled,
+    video_info,
 )
 from actionzoo.data.encode import write_video
 from tests.data.media import coded_frames, decode_indices, tone
