@@ -1,14 +1,16 @@
-"""The feature estimators sample through the data layer's one frame-count path.
+"""Inputs of the feature estimators as the data layer reports them.
 
 A valid 8-frame Matroska (MPEG-4 + MP3) whose duration suggests 9 frames:
-TwoStreamFeatures and MultiStreamGRU recount and resample instead of asking
-for the missing frame 8.
+TwoStreamFeatures and MultiStreamGRU sample through the data layer's one
+frame-count path and recount and resample instead of asking for the missing
+frame 8. Missing files and directories raise the data layer's ``ValueError``
+subclasses, as the clip estimators and the loaders do.
 """
 import numpy as np
 import pytest
 
 from actionzoo import MultiStreamGRU, TwoStreamFeatures
-from actionzoo.data import SegmentSampler, video_info
+from actionzoo.data import MissingFileError, NotAFileError, SegmentSampler, video_info
 from actionzoo.data.encode import write_video
 from tests.data.media import coded_frames, tone
 from tests.estimators.demo_videos import tiny_audio_backbone, tiny_image_backbone
@@ -51,3 +53,12 @@ def test_multi_stream_gru_recounts_an_overstated_header(videos):
     est.fit(videos, [0, 1])
     proba = est.predict_proba(videos)
     assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("estimator", [TwoStreamFeatures, MultiStreamGRU])
+def test_missing_files_and_directories_are_value_errors(estimator, videos, tmp_path):
+    with pytest.raises(MissingFileError, match=r"gone.avi: .*video file 1 not found") as err:
+        estimator().fit([videos[0], str(tmp_path / "gone.avi")], [0, 1])
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(NotAFileError, match="video 1 is a directory, not a media file"):
+        estimator().fit([videos[0], str(tmp_path)], [0, 1])
