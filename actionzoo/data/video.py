@@ -95,11 +95,11 @@ def check_media_file(path):
     >>> check_media_file("missing.avi")
     Traceback (most recent call last):
     ...
-    actionzoo.data.errors.MissingFileError: missing.avi: no such media file
+    actionzoo.data.errors.MissingFileError: missing.avi: media file not found
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise MissingFileError(path, "no such media file")
+        raise MissingFileError(path, "media file not found")
     if os.path.isdir(path):
         raise NotAFileError(path, "is a directory, not a media file")
     if not os.path.isfile(path):  # FIFOs and devices could block the decoder forever

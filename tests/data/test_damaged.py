@@ -108,7 +108,7 @@ def test_a_stream_without_one_decodable_packet_is_an_error(clean_avi):
 def test_missing_empty_and_directory_inputs_are_named_as_such(tmp_path):
     missing = os.fspath(tmp_path / "gone.avi")
     for reader in (video_info, read_video, read_audio):
-        with pytest.raises(MissingFileError, match="gone.avi: no such media file") as err:
+        with pytest.raises(MissingFileError, match="gone.avi: media file not found") as err:
             reader(missing)
         assert isinstance(err.value, ValueError) and isinstance(err.value, FileNotFoundError)
     empty = tmp_path / "empty.mp4"
