@@ -81,3 +81,20 @@ def test_loader_and_flow_stacks_use_the_real_count(short_mkv):
         stacks = read_flow_stacks(reader, [FRAMES - 1], length=4, method="farneback")
         assert reader.info.num_frames == FRAMES
     assert stacks.shape == (1, 48, 64, 8)
+
+
+def test_cli_predict_recounts(short_mkv, capsys):
+    """``actionzoo predict`` samples through the same loader (10 looped clips hit frame 8)."""
+    import json
+
+    from actionzoo.cli import main
+    from actionzoo.weights import pretrained_info
+
+    info = pretrained_info("corrnet26.demo")
+    sampler = info.preprocessing.loader().sampler
+    assert sampler.sample(FRAMES + 1).max() == FRAMES  # the header's count asks for frame 8
+    code = main(["predict", short_mkv, "--weights", "corrnet26.demo", "--json", "-q"])
+    out = capsys.readouterr().out
+    assert code == 0
+    (result,) = json.loads(out)
+    assert result["video"] == short_mkv and result["predictions"][0]["label"] in info.classes
