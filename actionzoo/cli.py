@@ -44,10 +44,6 @@ from actionzoo.argtypes import non_negative_int, positive_int
 
 __all__ = ["main", "build_parser"]
 
-#: File extensions ``--dataset folder`` treats as videos.
-VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
-
-
 class UsageError(Exception):
     """Bad command-line values found after parsing (exit code 2)."""
 
@@ -71,35 +67,11 @@ def _kwargs(pairs):
     return out
 
 
-def _folder_split(root):
-    """Videos of a folder with one sub-folder per class (classes sorted by name)."""
-    from actionzoo.data import VideoSplit
-
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"{root}: no such directory")
-    classes = sorted(d for d in os.listdir(root)
-                     if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
-    paths, labels = [], []
-    for label, name in enumerate(classes):
-        for dirpath, _, files in sorted(os.walk(os.path.join(root, name))):
-            for f in sorted(files):
-                if f.lower().endswith(VIDEO_EXTENSIONS):
-                    paths.append(os.path.join(dirpath, f))
-                    labels.append(label)
-    if not paths:
-        raise FileNotFoundError(f"{root}: no videos ({', '.join(VIDEO_EXTENSIONS)}) in class "
-                                "sub-folders")
-    import numpy as np
-
-    return VideoSplit(paths, np.asarray(labels, np.int64), classes)
-
-
 def _load_split(args):
-    from actionzoo.data import load_hmdb51, load_ucf101
+    from actionzoo.data import load_folder, load_hmdb51, load_ucf101
 
     if args.dataset == "folder":
-        return _folder_split(args.root)
+        return load_folder(args.root)
     loader = load_ucf101 if args.dataset == "ucf101" else load_hmdb51
     return loader(args.root, split=args.split, subset=args.subset,
                   annotation_dir=args.annotation_dir)
@@ -515,8 +487,10 @@ def build_parser():
                                    "table and write results.md, results.json, "
                                    "confusion_matrix.png and training_curves.png "
                                    "(actionzoo.demo.run_demo).")
-    p.add_argument("--data", default="demo-data", metavar="DIR",
-                   help="dataset folder, generated when absent (default: %(default)s)")
+    p.add_argument("--data", metavar="DIR",
+                   help="dataset folder, generated when absent or empty; a generated folder "
+                        "is reused only with the same generation parameters (default: "
+                        "demo-data, or demo-data-quick with --quick)")
     p.add_argument("--report-dir", default="demo-report", metavar="DIR",
                    help="report folder (default: %(default)s)")
     p.add_argument("--seed", type=non_negative_int, default=0,

@@ -46,7 +46,7 @@ import time
 
 import numpy as np
 
-__all__ = ["CONFIG", "DATASET", "run_demo", "format_table"]
+__all__ = ["CONFIG", "DATASET", "DATA_DIR", "run_demo", "format_table"]
 
 #: Demo dataset settings (``make_synthetic_dataset`` arguments) of the full
 #: and the quick (test) configuration.
@@ -56,6 +56,10 @@ DATASET = {
     "quick": dict(num_classes=3, groups=3, clips_per_group=2, num_frames=16, width=48,
                   height=36),
 }
+
+#: Default dataset folder of each configuration: each its own, so that a
+#: quick run never reuses (or is reused for) the full demo's videos.
+DATA_DIR = {"full": "demo-data", "quick": "demo-data-quick"}
 
 #: Model settings of the full configuration. Clip nets see temporally
 #: centred clips (the per-pixel clip mean removed): the classes are defined
@@ -96,9 +100,13 @@ _SPLIT_FILE = os.path.join("ucfTrainTestlist", "trainlist01.txt")
 
 # -- data ---------------------------------------------------------------------------
 def _dataset(data_dir, mode, seed, verbose):
-    from actionzoo.data import load_ucf101, make_synthetic_dataset
+    from actionzoo.data import load_ucf101, make_synthetic_dataset, needs_generation
+    from actionzoo.data.synthetic import GENERATION_FILE
 
-    generated = not os.path.isfile(os.path.join(data_dir, _SPLIT_FILE))
+    user_dataset = (data_dir != DATA_DIR[mode]
+                    and os.path.isfile(os.path.join(data_dir, _SPLIT_FILE))
+                    and not os.path.isfile(os.path.join(data_dir, GENERATION_FILE)))
+    generated = not user_dataset and needs_generation(data_dir, seed=seed, **DATASET[mode])
     if generated:
         _say(verbose, f"Generating the demo dataset in {data_dir} ...")
         make_synthetic_dataset(data_dir, seed=seed, verbose=verbose, **DATASET[mode])
@@ -257,15 +265,19 @@ def _multi_stream_gru(run, cfg, train, test, seed, cache_dir, verbose):
             note="fit time includes feature extraction")
 
 
-def run_demo(data_dir="demo-data", report_dir="demo-report", *, quick=False, seed=0, verbose=1):
+def run_demo(data_dir=None, report_dir="demo-report", *, quick=False, seed=0, verbose=1):
     """Train small versions of all estimators on the demo dataset and write a report.
 
     Parameters
     ----------
-    data_dir : str or path-like, default="demo-data"
-        Dataset folder in the UCF101 layout. When it has no split files
-        (``ucfTrainTestlist/trainlist01.txt``) the synthetic demo dataset is
-        generated there (:data:`DATASET`); an existing dataset is used as is.
+    data_dir : str or path-like, optional
+        Dataset folder in the UCF101 layout; default :data:`DATA_DIR`
+        (``demo-data``, or ``demo-data-quick`` with ``quick``). An absent or
+        empty folder receives the synthetic demo dataset (:data:`DATASET`,
+        generated with ``seed``); a folder generated before is used only if
+        its ``generation.json`` records the same parameters, otherwise the
+        demo stops naming both parameter sets. A dataset of your own (split
+        files, no ``generation.json``) given here is used as is.
     report_dir : str or path-like, default="demo-report"
         Receives ``results.md``, ``results.json``, ``confusion_matrix.png``
         and ``training_curves.png`` (created; files are overwritten).
@@ -302,7 +314,8 @@ def run_demo(data_dir="demo-data", report_dir="demo-report", *, quick=False, see
     start = time.perf_counter()
     mode = "quick" if quick else "full"
     cfg = CONFIG[mode]
-    data_dir, report_dir = os.fspath(data_dir), os.fspath(report_dir)
+    data_dir = DATA_DIR[mode] if data_dir is None else os.fspath(data_dir)
+    report_dir = os.fspath(report_dir)
     train, test, generated = _dataset(data_dir, mode, seed, verbose)
     if not len(train) or not len(test):
         raise ValueError(f"{data_dir}: split 1 has {len(train)} training and {len(test)} test "

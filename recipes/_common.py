@@ -18,15 +18,16 @@ import time
 import numpy as np
 
 from actionzoo.argtypes import non_negative_int, positive_float, positive_int
-from actionzoo.data import ucf101_groups
-from actionzoo.demo import DATASET
+from actionzoo.data import make_synthetic_dataset, needs_generation, ucf101_groups
+from actionzoo.demo import DATA_DIR, DATASET
 from actionzoo.estimators.stream_scores import stream_scores
 
 #: Demo datasets generated when ``--data`` is not given: (folder, settings).
 #: The full one is the ``actionzoo demo`` dataset (10 motion classes, 180
-#: videos at 80x60; same folder, so either command reuses the other's); the
-#: quick one is a few seconds' worth for smoke runs and tests.
-DEMO = {False: ("demo-data", DATASET["full"]), True: ("demo-data-quick", DATASET["quick"])}
+#: videos at 80x60; same folder and parameters, so either command reuses the
+#: other's); the quick one is a few seconds' worth for smoke runs and tests.
+DEMO = {False: (DATA_DIR["full"], DATASET["full"]),
+        True: (DATA_DIR["quick"], DATASET["quick"])}
 
 
 def make_parser(doc):
@@ -101,16 +102,18 @@ def frame_size(args, default=64):
 
 
 def demo_root(args):
-    """``--data``, or the default demo folder (generated when it holds no split files)."""
+    """``--data``, or the default demo folder (generated when absent or empty).
+
+    A default folder generated with other parameters, or holding other
+    files, stops the recipe with a message naming both parameter sets.
+    """
     if args.data is not None:
         if not os.path.isdir(args.data):
             raise FileNotFoundError(f"{args.data}: no such dataset folder (omit --data to use "
                                     "the generated demo dataset)")
         return args.data
     folder, settings = DEMO[args.quick]
-    if not os.path.isdir(os.path.join(folder, "ucfTrainTestlist")):
-        from actionzoo.data import make_synthetic_dataset
-
+    if needs_generation(folder, seed=0, **settings):
         print(f"generating the synthetic demo dataset in {folder}/ ...", file=sys.stderr)
         make_synthetic_dataset(folder, seed=0, verbose=int(args.verbose), **settings)
     return folder

@@ -30,8 +30,9 @@ Run from the repository root::
     python recipes/train_demo_weights.py --name stc_resnet18.demo
     python recipes/train_demo_weights.py --epochs 2        # smoke run
 
-The dataset is generated into ``--data`` if that folder has no
-``ucfTrainTestlist/``.
+The dataset is generated into ``--data`` (its own folder by default) when
+that folder is absent or empty, and reused only when its ``generation.json``
+records the same parameters.
 """
 import argparse
 import json
@@ -51,6 +52,7 @@ from actionzoo.data import (
     load_ucf101,
     make_dataset,
     make_synthetic_dataset,
+    needs_generation,
     train_transform,
 )
 from actionzoo.metrics import aggregate_clips, mean_class_accuracy, softmax, top_k_accuracy
@@ -92,7 +94,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--name", action="append", choices=sorted(MODELS),
                    help="weights to train (repeatable; default: all)")
-    p.add_argument("--data", default="demo-data", help="synthetic dataset folder (default: %(default)s)")
+    p.add_argument("--data", default="demo-data-weights",
+                   help="synthetic dataset folder (default: %(default)s)")
     p.add_argument("--out", default=str(SHIPPED_DIR), help="weights folder with manifest.json")
     p.add_argument("--epochs", type=positive_int, default=150)
     p.add_argument("--batch-size", type=positive_int, default=16)
@@ -127,7 +130,7 @@ def update_manifest(out_dir, name, entry):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not (Path(args.data) / "ucfTrainTestlist").is_dir():
+    if needs_generation(args.data, **DATASET):
         make_synthetic_dataset(args.data, **DATASET)
     train = load_ucf101(args.data, split=1, subset="train")
     test = load_ucf101(args.data, split=1, subset="test")

@@ -8,6 +8,7 @@ within its minute.
 import contextlib
 import io
 import json
+import os
 
 import cv2
 import pytest
@@ -26,13 +27,41 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
+    """``actionzoo demo --quick`` without ``--data``, beside the full demo's folder."""
     root = tmp_path_factory.mktemp("demo")
-    data, report_dir = root / "data", root / "report"
+    report_dir = root / "report"
+    full = root / "demo-data"
+    (full / "Expand").mkdir(parents=True)
+    (full / "Expand" / "v_Expand_g01_c01.avi").write_bytes(b"the full demo's video")
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["demo", "--data", str(data), "--report-dir", str(report_dir), "--quick",
-                     "--quiet", "--seed", "0"])
-    return code, out.getvalue(), data, report_dir
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main(["demo", "--report-dir", str(report_dir), "--quick", "--quiet",
+                         "--seed", "0"])
+    finally:
+        os.chdir(cwd)
+    return code, out.getvalue(), root / "demo-data-quick", report_dir
+
+
+def test_quick_demo_uses_its_own_folder_and_leaves_the_full_demos_alone(demo_run):
+    _, _, data, _ = demo_run
+    assert data.name == "demo-data-quick"
+    full = data.parent / "demo-data"
+    assert sorted(p.relative_to(full).as_posix() for p in full.rglob("*")) == [
+        "Expand", "Expand/v_Expand_g01_c01.avi"]
+    assert (full / "Expand" / "v_Expand_g01_c01.avi").read_bytes() == b"the full demo's video"
+    recorded = json.loads((data / "generation.json").read_text())
+    assert recorded["num_classes"] == DATASET["quick"]["num_classes"] and recorded["seed"] == 0
+
+
+def test_demo_refuses_a_folder_generated_with_other_parameters(demo_run, capsys):
+    _, _, data, report_dir = demo_run
+    code = main(["demo", "--data", str(data), "--report-dir", str(report_dir), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "generated with num_classes=3" in err and "not the requested num_classes=10" in err
 
 
 def test_quick_demo_generates_the_dataset_and_exits_0(demo_run):

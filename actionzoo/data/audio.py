@@ -6,6 +6,11 @@ are mixed down to mono (mean of the channels) and resampled with one
 polyphase resampler, so the two paths give the same waveform for the same
 signal. A video without an audio track is normal (about half of UCF101):
 it yields silence of the video's length and ``has_audio=False``.
+
+Damaged audio tracks follow the decoding policy of :mod:`.video`: packets
+the decoder rejects are skipped and counted (a warning names the file once),
+the samples around them are kept, and a track is an error only when it
+holds packets and none of them decodes.
 """
 from __future__ import annotations
 
@@ -16,10 +21,12 @@ import av
 import numpy as np
 from scipy.signal import resample_poly
 
-from .errors import DecodeError
-from .video import _open_container, check_media_file
+from .errors import DecodeError, warn_concealed
+from .video import _open_container, check_media_file, decode_concealed
 
-__all__ = ["AUDIO_FILE_EXTENSIONS", "DEFAULT_SAMPLE_RATE", "audio_slice", "read_audio", "resample_audio"]
+__all__ = [
+    "AUDIO_FILE_EXTENSIONS", "DEFAULT_SAMPLE_RATE", "audio_slice", "read_audio", "resample_audio",
+]
 
 #: Files read with tensorflow-io instead of PyAV.
 AUDIO_FILE_EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -68,17 +75,18 @@ def _read_container_audio(path):
             return np.zeros(0, np.float32), None, False, duration
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp")
-        chunks = []
+        chunks, skipped = [], set()
         rate = stream.rate
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    rate = out.sample_rate
-                    chunks.append(out.to_ndarray().mean(axis=0))
-            for out in resampler.resample(None):
+        for frame in decode_concealed(container, stream, skipped):
+            for out in resampler.resample(frame):
+                rate = out.sample_rate
                 chunks.append(out.to_ndarray().mean(axis=0))
-        except av.error.FFmpegError as exc:
-            raise DecodeError(path, f"corrupt audio stream ({exc})") from None
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().mean(axis=0))
+        if skipped and not chunks:
+            raise DecodeError(path, f"audio stream has no decodable packet "
+                                    f"({len(skipped)} undecodable packets skipped)")
+        warn_concealed(path, "audio", len(skipped))
         samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
         return samples, rate, samples.size > 0, duration
     finally:
@@ -131,8 +139,9 @@ def read_audio(path, sr=DEFAULT_SAMPLE_RATE, *, start=0.0, end=None):
     Raises
     ------
     DecodeError
-        Corrupt container or audio stream.
-    FileNotFoundError
+        Empty or unreadable container, or an audio track none of whose
+        packets decodes (single undecodable packets are skipped).
+    MissingFileError
         Missing file.
 
     Examples

@@ -7,18 +7,27 @@ split, ``<class>_test_split<N>.txt``, whose lines are ``"<video>.avi <m>"``
 with ``m`` = 1 for training, 2 for testing and 0 for unused. Labels are
 0-based indices into ``classes`` (UCF101: ``classInd`` order; HMDB51:
 alphabetical).
+
+:func:`load_folder` reads the plain layout without split files,
+``root/<class>/<video>``, with classes in alphabetical order.
 """
 from __future__ import annotations
 
-import errno
 import glob
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["VideoSplit", "load_ucf101", "load_hmdb51", "ucf101_groups"]
+from .errors import MissingFileError, NotAFileError
+
+__all__ = ["VIDEO_EXTENSIONS", "VideoSplit", "load_folder", "load_hmdb51", "load_ucf101",
+           "ucf101_groups"]
+
+#: File extensions :func:`load_folder` treats as videos.
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
 
 UCF101_ANNOTATION_DIR = "ucfTrainTestlist"
 HMDB51_ANNOTATION_DIR = "testTrainMulti_7030_splits"
@@ -56,24 +65,26 @@ def _check_args(split, subset):
 
 def _read_lines(path):
     if not os.path.isfile(path):
-        raise FileNotFoundError(errno.ENOENT, "split file not found", path)
+        raise MissingFileError(path, "split file not found")
     with open(path, encoding="utf-8-sig") as fh:
         return [line.strip() for line in fh if line.strip()]
 
 
-def _find_annotations(root, annotation_dir, default_name, probe):
+def _find_annotations(root, annotation_dir, default_name, probe, dataset):
     if annotation_dir is not None:
         return os.fspath(annotation_dir)
     for candidate in (os.path.join(root, default_name), root,
                       os.path.join(os.path.dirname(os.path.abspath(root)), default_name)):
         if glob.glob(os.path.join(candidate, probe)):
             return candidate
-    raise FileNotFoundError(
-        errno.ENOENT,
-        f"no split files ({probe}) in {root}, {os.path.join(root, default_name)} or its "
-        "sibling; pass annotation_dir=",
-        root,
-    )
+    hint = ("give the directory of the split files (annotation_dir, command line "
+            "--annotation-dir)")
+    if _class_folders(root):
+        hint = ("it looks like a folder of class folders: read it with load_folder(root) "
+                "(command line: --dataset folder), or " + hint)
+    raise MissingFileError(
+        root, f"no {dataset} split files ({probe}) in it, in {default_name}/ inside it or "
+        f"beside it; {hint}")
 
 
 def _check_present(paths, check_files, dataset):
@@ -82,9 +93,9 @@ def _check_present(paths, check_files, dataset):
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise FileNotFoundError(
-            errno.ENOENT, f"{len(missing)} {dataset} video(s) listed in the split files are "
-            f"missing: {shown}", missing[0])
+        raise MissingFileError(
+            missing[0], f"{len(missing)} {dataset} video(s) listed in the split files are "
+            f"missing: {shown}")
 
 
 def load_ucf101(root, split=1, subset="train", *, annotation_dir=None, check_files=True):
@@ -108,8 +119,10 @@ def load_ucf101(root, split=1, subset="train", *, annotation_dir=None, check_fil
 
     Raises
     ------
-    FileNotFoundError
-        Missing split file or listed videos (all named).
+    MissingFileError
+        Missing split file or listed videos (all named); for a folder of
+        class folders without split files the message points to
+        :func:`load_folder`. A ``ValueError`` (and a ``FileNotFoundError``).
     ValueError
         Malformed lines or unknown classes (file and line named).
 
@@ -121,15 +134,17 @@ def load_ucf101(root, split=1, subset="train", *, annotation_dir=None, check_fil
     """
     _check_args(split, subset)
     root = os.fspath(root)
-    ann = _find_annotations(root, annotation_dir, UCF101_ANNOTATION_DIR, "classInd.txt")
+    ann = _find_annotations(root, annotation_dir, UCF101_ANNOTATION_DIR, "classInd.txt", "UCF101")
     class_file = os.path.join(ann, "classInd.txt")
     classes = []
     for n, line in enumerate(_read_lines(class_file), 1):
         parts = line.split()
         if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) != len(classes) + 1:
-            raise ValueError(f"{class_file}:{n}: expected '<index> <ClassName>' in order, got {line!r}")
+            raise ValueError(f"{class_file}:{n}: expected '<index> <ClassName>' in order, "
+                             f"got {line!r}")
         classes.append(parts[1])
-    by_name = {c.lower(): i for i, c in enumerate(classes)}  # official lists mix HandstandPushups/HandStandPushups
+    # the official lists mix HandstandPushups/HandStandPushups
+    by_name = {c.lower(): i for i, c in enumerate(classes)}
     list_file = os.path.join(ann, f"{subset}list{split:02d}.txt")
     paths, labels = [], []
     for n, line in enumerate(_read_lines(list_file), 1):
@@ -182,14 +197,15 @@ def load_hmdb51(root, split=1, subset="train", *, annotation_dir=None, check_fil
     """
     _check_args(split, subset)
     root = os.fspath(root)
-    ann = _find_annotations(root, annotation_dir, HMDB51_ANNOTATION_DIR, "*_test_split1.txt")
+    ann = _find_annotations(root, annotation_dir, HMDB51_ANNOTATION_DIR, "*_test_split1.txt",
+                            "HMDB51")
     files = {}
     for name in os.listdir(ann):
         m = _HMDB_FILE.match(name)
         if m and int(m["split"]) == split:
             files[m["cls"]] = os.path.join(ann, name)
     if not files:
-        raise FileNotFoundError(errno.ENOENT, f"no *_test_split{split}.txt files", ann)
+        raise MissingFileError(ann, f"no *_test_split{split}.txt files")
     classes = sorted(files)
     wanted = "1" if subset == "train" else "2"
     paths, labels = [], []
@@ -202,6 +218,79 @@ def load_hmdb51(root, split=1, subset="train", *, annotation_dir=None, check_fil
                 paths.append(os.path.join(root, cls, parts[0]))
                 labels.append(label)
     _check_present(paths, check_files, "HMDB51")
+    return VideoSplit(paths, np.asarray(labels, np.int64), classes)
+
+
+def _class_folders(root):
+    """Sorted names of the visible sub-folders of ``root`` ([] if it is not a directory)."""
+    if not os.path.isdir(root):
+        return []
+    return sorted(d for d in os.listdir(root)
+                  if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+
+
+def _videos_under(folder):
+    return [os.path.join(dirpath, f)
+            for dirpath, _, files in sorted(os.walk(folder))
+            for f in sorted(files) if f.lower().endswith(VIDEO_EXTENSIONS)]
+
+
+def load_folder(root):
+    """Videos and labels of a folder with one sub-folder per class.
+
+    The layout most collections come in, ``root/<class>/<video>`` (videos
+    may sit deeper inside a class folder). Classes are the sub-folder names
+    in alphabetical order; files are videos by extension
+    (:data:`VIDEO_EXTENSIONS`, any case); hidden folders are ignored.
+
+    Parameters
+    ----------
+    root : str or path-like
+
+    Returns
+    -------
+    VideoSplit
+        All videos, sorted by class then path.
+
+    Warns
+    -----
+    UserWarning
+        For each class folder without videos; it is left out of
+        ``classes`` (labels index the classes that have videos).
+
+    Raises
+    ------
+    MissingFileError
+        ``root`` does not exist, or holds no videos in class folders.
+    NotAFileError
+        ``root`` is a file.
+
+    Examples
+    --------
+    >>> split = load_folder("my-videos")  # my-videos/jump/a.mp4, my-videos/run/b.avi
+    ... # doctest: +SKIP
+    >>> split.classes, split.labels.tolist()  # doctest: +SKIP
+    (['jump', 'run'], [0, 1])
+    """
+    root = os.fspath(root)
+    if not os.path.exists(root):
+        raise MissingFileError(root, "no such directory")
+    if not os.path.isdir(root):
+        raise NotAFileError(root, "expected a directory of class folders, got a file")
+    classes, paths, labels = [], [], []
+    for name in _class_folders(root):
+        videos = _videos_under(os.path.join(root, name))
+        if not videos:
+            warnings.warn(f"{os.path.join(root, name)}: class folder without videos "
+                          f"({', '.join(VIDEO_EXTENSIONS)}); class {name!r} left out",
+                          UserWarning, stacklevel=2)
+            continue
+        paths.extend(videos)
+        labels.extend([len(classes)] * len(videos))
+        classes.append(name)
+    if not paths:
+        raise MissingFileError(root, f"no videos ({', '.join(VIDEO_EXTENSIONS)}) in class "
+                                     "sub-folders")
     return VideoSplit(paths, np.asarray(labels, np.int64), classes)
 
 

@@ -9,7 +9,10 @@ import threading
 import warnings
 from dataclasses import dataclass
 
-__all__ = ["DataError", "DecodeError", "FrameCountError", "SkippedItem", "SkipLog"]
+__all__ = [
+    "DataError", "DecodeError", "FrameCountError", "MissingFileError", "NotAFileError",
+    "SkippedItem", "SkipLog", "warn_concealed",
+]
 
 
 class DataError(ValueError):
@@ -36,6 +39,30 @@ class DataError(ValueError):
 
     def __reduce__(self):  # keep picklable (multiprocessing, tf.data)
         return (type(self), (self.path, self.reason))
+
+
+class MissingFileError(DataError, FileNotFoundError):
+    """The input file does not exist.
+
+    A :class:`DataError` (so a ``ValueError``, like every bad input of the
+    data layer) that is also a :class:`FileNotFoundError`.
+
+    Examples
+    --------
+    >>> err = MissingFileError("clip.avi", "no such file")
+    >>> isinstance(err, ValueError), isinstance(err, FileNotFoundError)
+    (True, True)
+    """
+
+
+class NotAFileError(DataError, IsADirectoryError):
+    """A directory was given where a media file is expected.
+
+    Examples
+    --------
+    >>> print(NotAFileError("videos/", "is a directory, not a media file"))
+    videos/: is a directory, not a media file
+    """
 
 
 class DecodeError(DataError):
@@ -136,3 +163,44 @@ class SkipLog:
 
     def __repr__(self):
         return f"SkipLog({self.items!r})"
+
+
+_concealed_reported: set = set()
+_concealed_lock = threading.Lock()
+
+
+def warn_concealed(path, stream, count):
+    """Warn, once per file and stream kind in this process, about skipped packets.
+
+    Decoders skip undecodable packets (see ``docs/data.md``, "Damaged
+    files"); this makes the damage visible without repeating the warning
+    every epoch.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    stream : {"video", "audio"}
+    count : int
+        Undecodable packets skipped; nothing happens when 0.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_concealed("doc-example.avi", "audio", 2)
+    ...     warn_concealed("doc-example.avi", "audio", 2)
+    >>> [str(w.message) for w in caught]
+    ['doc-example.avi: skipped 2 undecodable audio packets (decoded around the damage)']
+    """
+    if count <= 0:
+        return
+    key = (str(path), stream)
+    with _concealed_lock:
+        if key in _concealed_reported:
+            return
+        _concealed_reported.add(key)
+    noun = "packet" if count == 1 else "packets"
+    warnings.warn(f"{path}: skipped {count} undecodable {stream} {noun} "
+                  "(decoded around the damage)", UserWarning, stacklevel=3)

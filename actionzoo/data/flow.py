@@ -21,6 +21,7 @@ import threading
 import cv2
 import numpy as np
 
+from .sampling import read_sampled
 from .video import VideoReader
 
 __all__ = [
@@ -376,10 +377,13 @@ def read_flow_stacks(reader, centers, length=10, *, method="auto", bound=FLOW_BO
     if cache is not None:
         flow = video_flow(reader.path, method=method, bound=bound, short_side=short_side, cache=cache)
         return stack_flow(flow, centers, length)
-    idx = flow_indices(centers, num_frames - 1, length)
-    needed = np.unique(idx)
-    frame_ids = np.unique(np.concatenate([needed, needed + 1]))
-    frames = reader.read(frame_ids, short_side=short_side)
+    def read_pairs(idx):
+        needed = np.unique(idx)
+        frame_ids = np.unique(np.concatenate([needed, needed + 1]))
+        return needed, frame_ids, reader.read(frame_ids, short_side=short_side)
+
+    idx, (needed, frame_ids, frames) = read_sampled(
+        reader, lambda: flow_indices(centers, reader.info.num_frames - 1, length), read_pairs)
     position = {int(f): i for i, f in enumerate(frame_ids)}
     pairs_a = frames[[position[int(t)] for t in needed]]
     pairs_b = frames[[position[int(t) + 1] for t in needed]]

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 
 from .audio import DEFAULT_SAMPLE_RATE, audio_slice, read_audio
-from .errors import DataError, FrameCountError
+from .errors import DataError
 from .flow import FLOW_BOUND, FlowCache, compute_flow, motion_magnitude, read_flow_stacks, video_flow
 from .logmel import EXAMPLE_FRAMES, NUM_MEL_BANDS, log_mel_examples, spectrogram_examples
-from .sampling import audio_window
+from .sampling import audio_window, read_sampled
 from .transforms import Compose, ResizeShortSide, resize_clip
 from .video import VideoReader
 
@@ -217,7 +217,7 @@ class ClipLoader:
         return motion_magnitude(compute_flow(frames, self.flow_method))
 
     def sample_indices(self, reader, seed=0):
-        """Sample frame indices, re-counting frames if the header lies."""
+        """Sample frame indices for the reader's current frame count (see ``read_sampled``)."""
         motion = self._motion(reader) if self.sampler.requires_motion else None
         num_frames = reader.info.num_frames
         if motion is not None:
@@ -264,18 +264,11 @@ class ClipLoader:
         and a stored log-mel spectrogram (``log_mel``, ``has_audio``);
         otherwise flow is computed and audio decoded from ``source.path``.
         """
-        out = {}
-        indices = self.sample_indices(source, seed)
         if self.needs_frames:
-            for attempt in range(2):
-                try:
-                    out.update(self._frames(source, indices, seed))
-                    break
-                except FrameCountError as err:
-                    if attempt or err.decoded < 1:
-                        raise
-                    source.count_frames()  # header over-stated the length
-                    indices = self.sample_indices(source, seed)
+            indices, out = read_sampled(source, lambda: self.sample_indices(source, seed),
+                                        lambda idx: self._frames(source, idx, seed))
+        else:
+            indices, out = self.sample_indices(source, seed), {}
         out["indices"] = indices
         if "audio" in self.modalities:
             out.update(self._audio(source, indices))

@@ -25,7 +25,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from .audio import DEFAULT_SAMPLE_RATE, read_audio
-from .errors import DataError, FrameCountError, SkipLog
+from .errors import DataError, FrameCountError, MissingFileError, SkipLog
 from .flow import FLOW_BOUND, compute_flow, quantize_flow, stack_flow
 from .loader import BAD_INPUT_ERRORS, ClipLoader
 from .logmel import log_mel_spectrogram
@@ -247,13 +247,14 @@ def make_record_dataset(files, sampler, transform=None, modalities=("rgb",), *, 
     >>> ds = make_record_dataset("cache/ucf101-train", DenseClipSampler(16),  # doctest: +SKIP
     ...                          train_transform(112, 128), batch_size=8, shuffle=True, seed=0)
     """
+    where = "the given file list"
     if isinstance(files, (str, os.PathLike)):
-        files = os.fspath(files)
+        where = files = os.fspath(files)
         pattern = os.path.join(files, "*.tfrecord") if os.path.isdir(files) else files
         files = sorted(glob.glob(pattern))
     files = list(files)
     if not files:
-        raise FileNotFoundError("no TFRecord shards found")
+        raise MissingFileError(where, "no TFRecord shards found")
     loader = ClipLoader(sampler, transform, modalities, **loader_kwargs)
     log = skip_log if skip_log is not None else SkipLog()
     ds = tf.data.Dataset.from_tensor_slices(files)

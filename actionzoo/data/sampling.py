@@ -9,17 +9,24 @@ Short videos (fewer frames than a clip spans) are handled by a documented
 policy, never by an error unless asked: ``short="loop"`` wraps around to the
 start (the clip repeats the video), ``short="pad"`` repeats the last frame,
 ``short="error"`` raises.
+
+Container headers can over-state the frame count (a truncated download, a
+Matroska duration rounded up). Every consumer of sampled frames -- the
+:class:`~actionzoo.data.ClipLoader`, optical-flow stacks, the feature
+estimators and through them the command line -- samples and reads through
+:func:`read_sampled`, which recounts by decoding and resamples once.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._params import ParamsEquality
+from .errors import FrameCountError
 from .logmel import EXAMPLE_FRAMES, HOP_SECONDS, WINDOW_SECONDS
 
 __all__ = [
     "Sampler", "SegmentSampler", "DenseClipSampler", "UniformClipSampler",
-    "AdaptiveSampler", "audio_window", "as_rng",
+    "AdaptiveSampler", "audio_window", "as_rng", "read_sampled",
 ]
 
 _MODES = ("train", "test")
@@ -330,9 +337,10 @@ class AdaptiveSampler(Sampler):
         per_frame = np.zeros(n)
         per_frame[: min(n, motion.size)] = motion[:n]
         edges = np.floor(np.arange(self.num_segments + 1) * n / self.num_segments).astype(np.int64)
-        seg_motion = [per_frame[a:b].mean() if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:])]
+        bounds = list(zip(edges[:-1], edges[1:], strict=True))
+        seg_motion = [per_frame[a:b].mean() if b > a else 0.0 for a, b in bounds]
         out = []
-        for (a, b), count in zip(zip(edges[:-1], edges[1:]), self.allocate(seg_motion)):
+        for (a, b), count in zip(bounds, self.allocate(seg_motion), strict=True):
             if count == 0:
                 continue
             size = max(b - a, 1)
@@ -381,3 +389,48 @@ def audio_window(indices, fps, num_examples=None):
     centre = (start + end) / 2.0
     start = max(centre - length / 2.0, 0.0)
     return start, start + length
+
+
+def read_sampled(source, sample, read):
+    """Sample frame indices of ``source`` and read them, recounting once if needed.
+
+    The one frame-count path of the package: when the header over-stated
+    the length and a sampled index lies past the last decodable frame,
+    ``read`` raises :class:`~actionzoo.data.FrameCountError`; the frames
+    are then counted by decoding (``source.count_frames()``, which updates
+    ``source.info.num_frames``) and ``sample`` is called again for the real
+    count. A second failure, or a file without any decodable frame, is
+    raised.
+
+    Parameters
+    ----------
+    source : VideoReader or RecordVideo
+        Open video with ``info.num_frames`` and ``count_frames()``.
+    sample : callable
+        ``sample()`` returns frame indices for ``source.info.num_frames``.
+    read : callable
+        ``read(indices)`` decodes what the caller needs (frames, flow
+        stacks, features) for those indices.
+
+    Returns
+    -------
+    indices, result
+        The indices finally used and ``read(indices)``.
+
+    Examples
+    --------
+    >>> from actionzoo.data import VideoReader
+    >>> with VideoReader("short.mkv") as reader:  # doctest: +SKIP
+    ...     indices, frames = read_sampled(
+    ...         reader, lambda: SegmentSampler(3, mode="test").sample(reader.info.num_frames),
+    ...         lambda idx: reader.read(idx.reshape(-1)))
+    """
+    indices = sample()
+    try:
+        return indices, read(indices)
+    except FrameCountError as err:
+        if err.decoded < 1:
+            raise
+        source.count_frames()
+    indices = sample()
+    return indices, read(indices)

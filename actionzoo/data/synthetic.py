@@ -25,6 +25,7 @@ deterministic for a seed.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 
@@ -34,8 +35,15 @@ from tqdm.auto import tqdm
 
 from .datasets import ucf101_groups
 from .encode import write_video
+from .errors import DataError
 
-__all__ = ["SYNTHETIC_CLASSES", "SOUND_CLASSES", "make_synthetic_dataset", "render_video"]
+__all__ = [
+    "GENERATION_FILE", "SYNTHETIC_CLASSES", "SOUND_CLASSES", "generation_parameters",
+    "make_synthetic_dataset", "needs_generation", "render_video",
+]
+
+#: File in a generated dataset's folder recording its generation parameters.
+GENERATION_FILE = "generation.json"
 
 #: Class names, in ``classInd.txt`` order.
 SYNTHETIC_CLASSES = (
@@ -79,7 +87,8 @@ def _transform_point(motion, p, t, params, width, height):
     cx, cy = width / 2.0, height / 2.0
     speed = params["speed"]
     if motion in ("MoveLeft", "MoveRight", "MoveUp", "MoveDown"):
-        d = {"MoveLeft": (-1, 0), "MoveRight": (1, 0), "MoveUp": (0, -1), "MoveDown": (0, 1)}[motion]
+        d = {"MoveLeft": (-1, 0), "MoveRight": (1, 0), "MoveUp": (0, -1),
+             "MoveDown": (0, 1)}[motion]
         return p + np.array(d) * speed * t
     if motion in ("RotateClockwise", "RotateAnticlockwise"):
         a = params["omega"] * t * (1 if motion == "RotateClockwise" else -1)  # y axis points down
@@ -158,11 +167,12 @@ def render_video(motion, num_frames, rng, *, width=320, height=240, fps=25, pale
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     for t in range(num_frames):
         img = background.copy()
-        for shape, pts in zip(shapes, outlines):
+        for shape, pts in zip(shapes, outlines, strict=True):
             moved = _transform_point(motion, pts, t, params, width, height)
             if motion.startswith("Move"):  # wrap around so shapes never leave for good
                 centre = moved.mean(0)
-                wrapped = np.mod(centre + 0.15 * np.array([width, height]), period) - 0.15 * np.array([width, height])
+                margin = 0.15 * np.array([width, height])
+                wrapped = np.mod(centre + margin, period) - margin
                 moved = moved + (wrapped - centre)
             cv2.fillPoly(img, [np.round(moved * 16).astype(np.int32)], shape["colour"],
                          lineType=cv2.LINE_AA, shift=4)
@@ -230,6 +240,19 @@ def make_synthetic_dataset(root, *, num_classes=10, groups=6, clips_per_group=4,
         ``root``, ``classes``, ``paths`` (relative), ``labels``,
         ``has_audio`` of every written video.
 
+    Raises
+    ------
+    DataError
+        ``root`` holds a dataset generated with other parameters (its
+        :data:`GENERATION_FILE`); both parameter sets are named.
+
+    Notes
+    -----
+    The parameters (:func:`generation_parameters`) are written to
+    ``root/generation.json`` once every video is written, so a folder
+    knows what it holds and an interrupted generation is recognisable
+    (see :func:`needs_generation`).
+
     Examples
     --------
     >>> info = make_synthetic_dataset("demo-data", num_classes=4, groups=3,  # doctest: +SKIP
@@ -242,8 +265,13 @@ def make_synthetic_dataset(root, *, num_classes=10, groups=6, clips_per_group=4,
         raise ValueError(f"num_classes must be in 1..{len(SYNTHETIC_CLASSES)}")
     if groups < 3:
         raise ValueError("groups must be >= 3 (three splits hold out disjoint groups)")
-    lo, hi = (num_frames, num_frames) if np.isscalar(num_frames) else num_frames
+    params = generation_parameters(
+        num_classes=num_classes, groups=groups, clips_per_group=clips_per_group,
+        num_frames=num_frames, width=width, height=height, fps=fps,
+        audio_fraction=audio_fraction, seed=seed)
     root = os.fspath(root)
+    _check_recorded(root, params)
+    lo, hi = params["num_frames"]
     classes = list(SYNTHETIC_CLASSES[:num_classes])
     jobs = [(root, classes, c, g, k, seed, lo, hi, width, height, fps, audio_fraction)
             for c in range(num_classes) for g in range(1, groups + 1)
@@ -270,7 +298,106 @@ def make_synthetic_dataset(root, *, num_classes=10, groups=6, clips_per_group=4,
         records["labels"].append(label)
         records["has_audio"].append(has_audio)
     _write_splits(root, classes, records, groups)
+    with open(os.path.join(root, GENERATION_FILE), "w") as fh:
+        json.dump(params, fh, indent=2)
+        fh.write("\n")
     return records
+
+
+_DEFAULTS = dict(num_classes=10, groups=6, clips_per_group=4, num_frames=(40, 60), width=320,
+                 height=240, fps=25, audio_fraction=0.6, seed=0)
+
+
+def generation_parameters(**params):
+    """The complete, JSON-ready parameter set of :func:`make_synthetic_dataset`.
+
+    Missing parameters take the generator's defaults; ``num_frames`` becomes
+    ``[lo, hi]``. Two folders generated with equal parameter sets hold the
+    same files, byte for byte.
+
+    Examples
+    --------
+    >>> p = generation_parameters(num_classes=3, num_frames=16)
+    >>> p["num_classes"], p["num_frames"], p["seed"]
+    (3, [16, 16], 0)
+    """
+    unknown = sorted(set(params) - set(_DEFAULTS))
+    if unknown:
+        raise TypeError(f"unknown generation parameters: {', '.join(unknown)}")
+    out = {**_DEFAULTS, **params}
+    frames = out["num_frames"]
+    lo, hi = (frames, frames) if np.isscalar(frames) else frames
+    out["num_frames"] = [int(lo), int(hi)]
+    for key in ("num_classes", "groups", "clips_per_group", "width", "height", "fps", "seed"):
+        out[key] = int(out[key])
+    out["audio_fraction"] = float(out["audio_fraction"])
+    return out
+
+
+def _format(params):
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _recorded(root):
+    path = os.path.join(root, GENERATION_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as fh:
+            return generation_parameters(**json.load(fh))
+    except (ValueError, TypeError) as err:
+        raise DataError(path, f"unreadable generation record ({err})") from None
+
+
+def _check_recorded(root, params):
+    recorded = _recorded(root)
+    if recorded is not None and recorded != params:
+        raise DataError(root, f"holds a synthetic dataset generated with {_format(recorded)}, "
+                              f"not the requested {_format(params)}; use another folder or "
+                              "delete this one")
+
+
+def needs_generation(root, **params):
+    """Whether the synthetic dataset with ``params`` must be generated into ``root``.
+
+    The demo, the recipes and ``--quick`` runs call this before using their
+    dataset folder, so that a folder generated with other parameters is never
+    mistaken for theirs.
+
+    Parameters
+    ----------
+    root : str or path-like
+    **params
+        :func:`make_synthetic_dataset` parameters (defaults filled in).
+
+    Returns
+    -------
+    bool
+        True when ``root`` is absent or empty; False when its
+        :data:`GENERATION_FILE` records these parameters.
+
+    Raises
+    ------
+    DataError
+        ``root`` records other parameters (both sets named), or holds files
+        without a generation record (another dataset, or an interrupted
+        generation).
+
+    Examples
+    --------
+    >>> needs_generation("no-such-folder", num_classes=3)
+    True
+    """
+    root = os.fspath(root)
+    params = generation_parameters(**params)
+    if not os.path.isdir(root) or not os.listdir(root):
+        return True
+    _check_recorded(root, params)
+    if _recorded(root) is None:
+        raise DataError(root, f"holds files but no {GENERATION_FILE}: not a synthetic dataset "
+                              f"generated with {_format(params)} (another dataset, or an "
+                              "interrupted generation); use another folder or delete this one")
+    return False
 
 
 def _make_one(job):
@@ -298,7 +425,8 @@ def _write_splits(root, classes, records, groups):
         test_groups = _split_groups(groups, split)
         with open(os.path.join(ann, f"trainlist{split:02d}.txt"), "w") as train, \
                 open(os.path.join(ann, f"testlist{split:02d}.txt"), "w") as test:
-            for rel, label, group in zip(records["paths"], records["labels"], video_groups):
+            for rel, label, group in zip(records["paths"], records["labels"], video_groups,
+                                         strict=True):
                 if group in test_groups:
                     test.write(f"{rel}\n")
                 else:

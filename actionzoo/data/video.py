@@ -9,10 +9,14 @@ arithmetic (segments, strides, audio alignment) stays valid.
 
 Reading a few frames of a long video seeks to the nearest key frame before
 each far-away index instead of decoding everything in between.
+
+Damaged files are decoded as FFmpeg does: a packet the decoder rejects is
+skipped and counted (:func:`decode_concealed`), the frames around it are
+kept (the hole is held by the previous frame), and a file is an error only
+when its stream yields no frame at all.
 """
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 from collections import deque
@@ -22,9 +26,9 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from .errors import DecodeError, FrameCountError
+from .errors import DecodeError, FrameCountError, MissingFileError, NotAFileError, warn_concealed
 
-__all__ = ["VideoInfo", "VideoReader", "read_video", "video_info"]
+__all__ = ["VideoInfo", "VideoReader", "decode_concealed", "read_video", "video_info"]
 
 #: Seek instead of decoding forward when the next wanted frame is further
 #: ahead than this many frames.
@@ -56,6 +60,10 @@ class VideoInfo:
         derived from the stream duration and frame rate (Matroska/WebM);
         ``"decoded"``: counted by decoding (no usable header, or
         ``exact=True``, or the header over-stated the length).
+    skipped_packets : int, default 0
+        Undecodable video packets skipped while reading the stream: over the
+        whole stream when ``frame_count_source == "decoded"``, otherwise
+        over the packets decoded to find the first frame.
     """
 
     path: str
@@ -67,27 +75,39 @@ class VideoInfo:
     codec: str
     has_audio: bool
     frame_count_source: str
+    skipped_packets: int = 0
 
 
 def check_media_file(path):
-    """Raise a clear error unless ``path`` is a readable regular file.
+    """Raise a clear error unless ``path`` is a readable, non-empty regular file.
+
+    Raises
+    ------
+    MissingFileError
+        No such file (a ``ValueError`` and a ``FileNotFoundError``).
+    NotAFileError
+        A directory.
+    DecodeError
+        An empty (0-byte) or unreadable file.
 
     Examples
     --------
     >>> check_media_file("missing.avi")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: [Errno 2] media file not found: 'missing.avi'
+    actionzoo.data.errors.MissingFileError: missing.avi: media file not found
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "media file not found", path)
+        raise MissingFileError(path, "media file not found")
     if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "expected a media file, got a directory", path)
+        raise NotAFileError(path, "is a directory, not a media file")
     if not os.path.isfile(path):  # FIFOs and devices could block the decoder forever
         raise DecodeError(path, "not a regular file")
     if not os.access(path, os.R_OK):
-        raise PermissionError(errno.EACCES, "media file is not readable", path)
+        raise DecodeError(path, "media file is not readable (permission denied)")
+    if os.path.getsize(path) == 0:
+        raise DecodeError(path, "empty file (0 bytes)")
     return path
 
 
@@ -98,6 +118,61 @@ def _open_container(path):
         return av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         raise DecodeError(path, f"cannot open as a media container ({exc})") from None
+
+
+def decode_concealed(container, stream, skipped):
+    """Decoded frames of ``stream``, skipping packets the decoder rejects.
+
+    This is FFmpeg's own policy for damaged input: a packet that fails to
+    decode is dropped and decoding goes on with the next one; unreadable
+    container data ends the stream (the decoder is flushed first).
+
+    Parameters
+    ----------
+    container : av.container.InputContainer
+    stream : av.stream.Stream
+        A video or audio stream of ``container``.
+    skipped : set
+        Receives one key per skipped packet (its file position and decoding
+        time stamp), so that decoding the same packet twice counts once.
+
+    Yields
+    ------
+    av.VideoFrame or av.AudioFrame
+
+    Examples
+    --------
+    >>> import av
+    >>> skipped = set()
+    >>> with av.open("damaged.avi") as container:  # doctest: +SKIP
+    ...     frames = list(decode_concealed(container, container.streams.video[0], skipped))
+    >>> len(frames), len(skipped)  # doctest: +SKIP
+    (49, 1)
+    """
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError:
+            skipped.add(("container", stream.index))
+            try:
+                yield from stream.codec_context.decode(None)
+            except av.error.FFmpegError:
+                pass
+            return
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            skipped.add((packet.pos, packet.dts))
+            continue
+        yield from frames
+
+
+def _no_frames(path, skipped):
+    detail = f" ({len(skipped)} undecodable packets skipped)" if skipped else ""
+    return DecodeError(path, f"contains no decodable video frames{detail}")
 
 
 class VideoReader:
@@ -118,10 +193,11 @@ class VideoReader:
 
     Raises
     ------
-    FileNotFoundError, IsADirectoryError, PermissionError
-        Unreadable path.
+    MissingFileError, NotAFileError
+        No such file, or a directory.
     DecodeError
-        Corrupt file, no video stream, or no decodable frame.
+        Empty or unreadable file, no video stream, or no decodable frame
+        (packets that fail to decode are skipped, see :func:`decode_concealed`).
 
     Examples
     --------
@@ -136,11 +212,12 @@ class VideoReader:
     def __init__(self, path, *, exact=False):
         self.path = os.fspath(path)
         self._reformatter = None
+        self._skipped = set()
         self._container = _open_container(self.path)
         try:
             self._setup(exact)
         except BaseException:
-            self.close()
+            self._release()  # the error says what is wrong: no concealment warning
             raise
 
     # -- opening -----------------------------------------------------------
@@ -154,7 +231,7 @@ class VideoReader:
         fps = float(rate) if rate else 0.0
         first = self._first_frame()
         if first is None:
-            raise DecodeError(self.path, "contains no decodable video frames")
+            raise _no_frames(self.path, self._skipped)
         self._time_base = float(stream.time_base) if stream.time_base else None
         self._first_pts = first.pts if self._time_base else None
         self._can_seek = self._first_pts is not None
@@ -181,17 +258,18 @@ class VideoReader:
             codec=stream.codec_context.name,
             has_audio=bool(container.streams.audio),
             frame_count_source=source,
+            skipped_packets=len(self._skipped),
         )
         self.info = info
         if exact or count <= 0:
             self.count_frames()
 
+    def _decode(self):
+        return decode_concealed(self._container, self._container.streams.video[0], self._skipped)
+
     def _first_frame(self):
-        self._probe = self._container.decode(video=0)
-        try:
-            return next(self._probe, None)
-        except av.error.FFmpegError as exc:
-            raise DecodeError(self.path, f"cannot decode video stream ({exc})") from None
+        self._probe = self._decode()
+        return next(self._probe, None)
 
     def _decode_from_start(self):
         """Frame iterator from the first frame.
@@ -205,7 +283,7 @@ class VideoReader:
         self._container.close()
         self._container = _open_container(self.path)
         self._container.streams.video[0].codec_context.thread_count = 1
-        return self._container.decode(video=0)
+        return self._decode()
 
     # -- public ------------------------------------------------------------
     def count_frames(self):
@@ -225,10 +303,10 @@ class VideoReader:
         for index, _ in self._iter_indexed():
             last = index
         if last < 0:
-            raise DecodeError(self.path, "contains no decodable video frames")
+            raise _no_frames(self.path, self._skipped)
         self.info = replace(
             self.info, num_frames=last + 1, duration=(last + 1) / self._fps,
-            frame_count_source="decoded",
+            frame_count_source="decoded", skipped_packets=len(self._skipped),
         )
         return last + 1
 
@@ -277,7 +355,7 @@ class VideoReader:
         if indices is None:
             arrays = [convert(frame) for _, frame in self._iter_indexed()]
             if not arrays:
-                raise DecodeError(self.path, "contains no decodable video frames")
+                raise _no_frames(self.path, self._skipped)
             return np.stack(arrays)
         order = np.asarray(indices, dtype=np.int64).reshape(-1)
         if order.size == 0:
@@ -306,12 +384,23 @@ class VideoReader:
                                          interpolation=interpolation, threads=1)
         return rgb.to_ndarray()
 
+    @property
+    def skipped_packets(self):
+        """Undecodable video packets skipped so far by this reader."""
+        return len(self._skipped)
+
     def close(self):
-        """Release the file."""
+        """Release the file (and warn once if damaged packets were skipped)."""
+        if self._release():
+            warn_concealed(self.path, "video", len(self._skipped))
+
+    def _release(self):
         container = getattr(self, "_container", None)
-        if container is not None:
-            container.close()
-            self._container = None
+        if container is None:
+            return False
+        container.close()
+        self._container = None
+        return True
 
     def __enter__(self):
         return self
@@ -348,37 +437,34 @@ class VideoReader:
         last, pos, counter = None, -1, -1
         seek_target, backoff = None, 0
         while True:
-            try:
-                for frame in frames:
-                    counter += 1
-                    k = self._index_of(frame, counter)
-                    if seek_target is not None:
-                        if k > seek_target:  # overshot: retry further back
-                            break
-                        seek_target, backoff = None, 0
-                    if k <= pos:  # duplicate timestamp or re-decoded after a seek
-                        continue
-                    if pending is None:
-                        for hole in range(pos + 1, k):
-                            yield hole, last if last is not None else frame
-                        yield k, frame
-                    else:
-                        while pending and pending[0] < k:
-                            yield pending.popleft(), last if last is not None else frame
-                        if pending and pending[0] == k:
-                            yield pending.popleft(), frame
-                        if not pending:
-                            return
-                    last, pos = frame, k
-                    if seekable and pending[0] - k > SEEK_THRESHOLD:
-                        seek_target = pending[0]
+            for frame in frames:
+                counter += 1
+                k = self._index_of(frame, counter)
+                if seek_target is not None:
+                    if k > seek_target:  # overshot: retry further back
                         break
-                else:  # end of stream
-                    if pending:
-                        raise FrameCountError(self.path, pending[-1], pos + 1)
-                    return
-            except av.error.FFmpegError as exc:
-                raise DecodeError(self.path, f"corrupt video stream ({exc})") from None
+                    seek_target, backoff = None, 0
+                if k <= pos:  # duplicate timestamp or re-decoded after a seek
+                    continue
+                if pending is None:
+                    for hole in range(pos + 1, k):
+                        yield hole, last if last is not None else frame
+                    yield k, frame
+                else:
+                    while pending and pending[0] < k:
+                        yield pending.popleft(), last if last is not None else frame
+                    if pending and pending[0] == k:
+                        yield pending.popleft(), frame
+                    if not pending:
+                        return
+                last, pos = frame, k
+                if seekable and pending[0] - k > SEEK_THRESHOLD:
+                    seek_target = pending[0]
+                    break
+            else:  # end of stream
+                if pending:
+                    raise FrameCountError(self.path, pending[-1], pos + 1)
+                return
             goal = seek_target - backoff
             backoff = max(2 * backoff, SEEK_THRESHOLD)
             if goal <= max(pos, 0) or not self._seek(goal):
@@ -387,7 +473,8 @@ class VideoReader:
                 seekable, seek_target = False, None
                 last, pos, counter = None, -1, -1
             else:
-                frames = self._container.decode(video=0)
+                frames = self._decode()
+
 
 def video_info(path, *, exact=False):
     """Read the metadata of a video file.
@@ -438,8 +525,8 @@ def read_video(path, indices=None, *, short_side=None):
     ------
     FrameCountError
         Index beyond the last decodable frame.
-    DecodeError, FileNotFoundError
-        Corrupt or unreadable file.
+    MissingFileError, DecodeError
+        Missing, empty or undecodable file.
 
     Examples
     --------

@@ -32,8 +32,8 @@ import keras
 import numpy as np
 
 from actionzoo.data import (
-    CenterCrop, FlowCache, ResizeShortSide, VideoReader, log_mel_examples, motion_magnitude,
-    read_audio, read_flow_stacks, video_flow)
+    CenterCrop, FlowCache, MissingFileError, NotAFileError, ResizeShortSide, VideoReader,
+    log_mel_examples, motion_magnitude, read_audio, read_flow_stacks, video_flow)
 from actionzoo.models import (
     backbone_preprocess, frame_embedding_model, load_vggish_checkpoint, motion_cnn, vggish)
 
@@ -309,8 +309,10 @@ def check_video_paths(estimator, X):
             raise TypeError(f"{name}: item {i} is not a video path but "
                             f"{type(p).__name__} {p!r}")
         p = os.fspath(p)
+        if os.path.isdir(p):
+            raise NotAFileError(p, f"{name}: video {i} is a directory, not a media file")
         if not os.path.isfile(p):
-            raise FileNotFoundError(f"{name}: video file {i} not found: {p!r}")
+            raise MissingFileError(p, f"{name}: video file {i} not found")
         out.append(p)
     return np.asarray(out, dtype=object)
 

@@ -10,7 +10,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from actionzoo.data import AdaptiveSampler, video_info
+from actionzoo.data import AdaptiveSampler, VideoReader, read_sampled
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.estimators._stream_features import (
@@ -256,13 +256,13 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
                 seed + i)
         self.feature_dims_ = {s: int(m.outputs[0].shape[-1]) for s, m in self.backbones_.items()}
 
-    def _sampled_frames(self, path, flow_cache):
+    def _sampled_frames(self, reader, flow_cache):
         """Adaptively sampled frame indices within the first ``max_seconds``."""
-        info = video_info(path)
+        info = reader.info
         n = max(1, min(info.num_frames, int(np.floor(self.max_seconds * info.fps))))
-        motion = (motion_profile(path, frame_size=self.frame_size, flow_method=self.flow_method,
-                                 flow_cache=flow_cache)[:n] if info.num_frames > 1
-                  else np.zeros(1))
+        motion = (motion_profile(reader.path, frame_size=self.frame_size,
+                                 flow_method=self.flow_method, flow_cache=flow_cache)[:n]
+                  if info.num_frames > 1 else np.zeros(1))
         sampler = AdaptiveSampler(min(self.max_length, n), min(self.adaptive_segments, n),
                                   mode="test")
         return sampler.sample(n, motion=motion)[0]
@@ -278,14 +278,22 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
             batch_size=self.feature_batch_size) for s in streams}
         flow_cache = FeatureStore(self.cache_dir).flow_cache
         out = {s: [] for s in streams}
+        frame_streams = [s for s in streams if s != "audio"]
+
+        def frame_features(path):
+            with VideoReader(path) as reader:
+                return read_sampled(
+                    reader, lambda: self._sampled_frames(reader, flow_cache),
+                    lambda frames: {s: extractors[s].frame_features(path, frames)
+                                    for s in frame_streams})[1]
+
         for path in progress(paths, self.verbose, f"{type(self).__name__} features"):
-            if "spatial" in streams or "temporal" in streams:
-                frames = self._sampled_frames(path, flow_cache)
-            for s in streams:
-                if s == "audio":
-                    out[s].append(extractors[s].audio_features(path, self.max_seconds))
-                else:
-                    out[s].append(extractors[s].frame_features(path, frames))
+            if frame_streams:
+                features = frame_features(path)
+                for s in frame_streams:
+                    out[s].append(features[s])
+            if "audio" in streams:
+                out["audio"].append(extractors["audio"].audio_features(path, self.max_seconds))
         return out
 
     # ----------------------------------------------------------------- fit

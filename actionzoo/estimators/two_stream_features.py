@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from actionzoo.data import SegmentSampler, video_info
+from actionzoo.data import SegmentSampler, VideoReader, read_sampled
 from actionzoo.estimators._serialization import deserialize_models, serialize_models
 from actionzoo.estimators._stream_features import (
     StreamExtractor, build_backbone, check_video_paths, preprocess_for, progress)
@@ -199,11 +199,19 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         extractors = self._extractors()
         out = np.empty((len(paths), sampler.num_views, 2, self.n_segments, self.feature_dim_),
                        np.float32)
+
+        def sampled_features(path):
+            """(num_views, n_segments) frame indices and each stream's features."""
+            with VideoReader(path) as reader:
+                return read_sampled(
+                    reader, lambda: sampler.sample(reader.info.num_frames, rng),
+                    lambda views: [extractors[stream].frame_features(path, views.ravel())
+                                   for stream in STREAMS])
+
         for i, path in enumerate(progress(paths, self.verbose, type(self).__name__)):
-            views = sampler.sample(video_info(path).num_frames, rng)  # (num_views, n_segments)
-            for j, stream in enumerate(STREAMS):
-                features = extractors[stream].frame_features(path, views.ravel())
-                out[i, :, j] = features.reshape(views.shape + (-1,))
+            views, features = sampled_features(path)
+            for j, stream_features in enumerate(features):
+                out[i, :, j] = stream_features.reshape(views.shape + (-1,))
         return out[:, 0] if sampler.num_views == 1 else out
 
     def __getstate__(self):

@@ -38,3 +38,28 @@ def tone(seconds, freq=440.0, sr=22050, amp=0.4):
 
 
 CONTAINERS = [".avi", ".mp4", ".mkv", ".webm"]
+
+
+def packet_payloads(path, kind):
+    """``[(offset, size, is_keyframe)]`` of the non-empty ``kind`` packets' payloads in the file."""
+    import av
+
+    data = open(path, "rb").read()
+    out = []
+    with av.open(path) as container:
+        for packet in container.demux(getattr(container.streams, kind)[0]):
+            if packet.size:
+                offset = data.find(bytes(packet), packet.pos)
+                assert offset >= 0, "packet payload not found in the file"
+                out.append((offset, packet.size, packet.is_keyframe))
+    return out
+
+
+def damage(path, payloads, fraction=1 / 3, seed=0):
+    """Overwrite the first ``fraction`` of each ``(offset, size, _)`` payload with random bytes."""
+    rng = np.random.default_rng(seed)
+    with open(path, "r+b") as f:
+        for offset, size, _ in payloads:
+            f.seek(offset)
+            f.write(rng.integers(0, 256, max(4, int(size * fraction)), dtype=np.uint8).tobytes())
+    return path

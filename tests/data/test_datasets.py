@@ -99,3 +99,37 @@ def test_ucf101_groups_from_file_names():
     assert ucf101_groups(paths).tolist() == [8, 12, 1]
     assert ucf101_groups(paths + ["hmdb/brush_hair/clip_0.avi"]) is None
     assert ucf101_groups(["v_Jump_g08.avi"]) is None  # no clip number: not the layout
+
+
+def test_load_folder_reads_class_folders_and_warns_about_an_empty_one(tmp_path):
+    from actionzoo.data import MissingFileError, load_folder
+
+    for rel in ["run/b.MP4", "run/deep/a.avi", "jump/x.mkv", "jump/notes.txt", ".hidden/h.avi"]:
+        touch(os.fspath(tmp_path / rel))
+    (tmp_path / "wave").mkdir()
+    with pytest.warns(UserWarning, match=r"wave: class folder without videos .*'wave' left out"):
+        split = load_folder(tmp_path)
+    assert split.classes == ["jump", "run"]
+    assert [os.path.relpath(p, tmp_path) for p in split.paths] == [
+        "jump/x.mkv", "run/b.MP4", os.path.join("run", "deep", "a.avi")]
+    assert split.labels.tolist() == [0, 1, 1] and split.labels.dtype == np.int64
+    with pytest.raises(MissingFileError, match="no such directory"):
+        load_folder(tmp_path / "absent")
+    (tmp_path / "only-empty" / "idle").mkdir(parents=True)
+    with pytest.raises(MissingFileError, match="no videos"), pytest.warns(UserWarning):
+        load_folder(tmp_path / "only-empty")
+
+
+def test_ucf101_error_on_a_folder_of_class_folders_suggests_load_folder(tmp_path):
+    from actionzoo.data import MissingFileError
+
+    touch(os.fspath(tmp_path / "videos" / "run" / "a.avi"))
+    with pytest.raises(MissingFileError, match=r"no UCF101 split files \(classInd.txt\).*"
+                                              r"load_folder\(root\) \(command line: "
+                                              r"--dataset folder\)") as err:
+        load_ucf101(tmp_path / "videos")
+    assert isinstance(err.value, ValueError) and "annotation_dir=" not in str(err.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MissingFileError, match="split files") as err:
+        load_ucf101(tmp_path / "empty")
+    assert "load_folder" not in str(err.value)

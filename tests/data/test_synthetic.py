@@ -128,3 +128,28 @@ def test_default_demo_dataset_is_a_few_hundred_videos_generated_quickly(tmp_path
     cpu = time.process_time() - start
     assert len(info["paths"]) == 240 and 0.4 < np.mean(info["has_audio"]) < 0.8
     assert cpu < 45, f"generation took {cpu:.1f} s of CPU"
+
+
+def test_a_generated_dataset_records_its_parameters(small_dataset, tmp_path):
+    import json
+
+    from actionzoo.data import DataError, needs_generation
+    from actionzoo.data.synthetic import GENERATION_FILE, generation_parameters
+
+    root, _ = small_dataset
+    params = {k: v for k, v in SMALL.items() if k != "verbose"}
+    recorded = json.loads((root / GENERATION_FILE).read_text())
+    assert recorded == generation_parameters(seed=3, **params)
+    assert recorded["num_frames"] == [12, 16] and recorded["fps"] == 25
+    assert needs_generation(tmp_path / "absent", seed=3, **params)
+    assert needs_generation(tmp_path, seed=3, **params)  # empty folder
+    assert not needs_generation(root, seed=3, **params)  # same parameters: reuse
+    with pytest.raises(DataError, match=r"generated with num_classes=4, .*seed=3, not the "
+                                        r"requested num_classes=3, .*seed=3; use another folder"):
+        needs_generation(root, seed=3, **dict(params, num_classes=3))
+    with pytest.raises(DataError, match=r"generated with .*seed=3, not the requested .*seed=0"):
+        make_synthetic_dataset(root, seed=0, n_jobs=1, **SMALL)  # nothing overwritten
+    assert json.loads((root / GENERATION_FILE).read_text()) == recorded
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=r"holds files but no generation.json"):
+        needs_generation(tmp_path, seed=3, **params)

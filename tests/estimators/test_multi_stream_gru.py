@@ -11,7 +11,7 @@ from sklearn.svm import LinearSVC
 
 from actionzoo import MultiStreamGRU
 from actionzoo.data import (
-    AdaptiveSampler, log_mel_examples, read_audio, silence_examples, video_info)
+    AdaptiveSampler, VideoReader, log_mel_examples, read_audio, silence_examples, video_info)
 from actionzoo.estimators._stream_features import motion_profile
 from actionzoo.estimators.contract_checks import CONTRACT_CHECKS
 from actionzoo.models import WeightsUnavailableError
@@ -75,12 +75,14 @@ def test_paper_training_defaults():
 def test_adaptive_sampling_length_and_time_limits(videos, cache):
     est = model(cache, max_length=6, max_seconds=0.6)
     path = videos[0][0]
-    frames = est._sampled_frames(path, None)
+    with VideoReader(path) as reader:
+        frames = est._sampled_frames(reader, None)
     assert len(frames) == 6 and frames.max() < 15  # 0.6 s at 25 fps
     motion = motion_profile(path, frame_size=32)[:15]
     expected = AdaptiveSampler(6, 8, mode="test").sample(15, motion=motion)[0]
     np.testing.assert_array_equal(frames, expected)
-    long = model(cache, max_length=500)._sampled_frames(path, None)
+    with VideoReader(path) as reader:
+        long = model(cache, max_length=500)._sampled_frames(reader, None)
     assert len(long) == video_info(path).num_frames  # at most one sample per frame
 
 
