@@ -114,7 +114,8 @@ def convert_checkpoint(path, architecture, **builder_kwargs):
     if classifier in state_dict and builder_kwargs.get("include_top", True):
         builder_kwargs.setdefault("num_classes", int(state_dict[classifier].shape[0]))
     model = family.build(architecture, **builder_kwargs)
-    assign_state_dict(model, state_dict, family.module_names(model), path)
+    assign_state_dict(model, state_dict, family.module_names(model), path,
+                      f"{architecture} ({model.name})")
     return model
 
 
