@@ -10,7 +10,11 @@ import pytest
 import torch
 
 from actionzoo.convert import (
-    CheckpointError, UnsafeCheckpointError, load_torch_file, read_state_dict)
+    CheckpointError,
+    UnsafeCheckpointError,
+    load_torch_file,
+    read_state_dict,
+)
 
 
 @pytest.fixture(params=[True, False], ids=["zip", "legacy"])
