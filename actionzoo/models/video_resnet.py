@@ -112,7 +112,7 @@ def video_resnet(architecture="r2plus1d_18", clip_length=16, input_size=112, num
     --------
     >>> model = video_resnet("r2plus1d_18", clip_length=4, input_size=32, num_classes=5)
     >>> tuple(model.output.shape), model.count_params()
-    ((None, 5), 31303598)
+    ((None, 5), 31328040)
     """
     if architecture not in _ARCHITECTURES:
         raise ValueError(f"architecture must be one of {sorted(_ARCHITECTURES)}, "
