@@ -2,6 +2,7 @@
 converted file is written atomically with its sha256."""
 import hashlib
 
+import keras
 import numpy as np
 import pytest
 import torch
@@ -92,3 +93,15 @@ def test_save_converted_writes_atomically_with_its_sha256(lite_state, tmp_path, 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lite.weights.h5"]
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         save_converted(model, tmp_path / "lite.h5")
+
+
+def test_without_top_the_classifier_is_left_out(lite_state, tmp_path):
+    path = tmp_path / "lite.pth"
+    torch.save(lite_state, path)
+    full = convert_checkpoint(path, "efficientnet_lite0", input_size=32)
+    headless = convert_checkpoint(path, "efficientnet_lite0", input_size=32, include_top=False,
+                                  pooling="avg")
+    images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    pooled = keras.Model(full.input, full.get_layer("avg_pool").output)
+    np.testing.assert_allclose(np.asarray(headless(images)), np.asarray(pooled(images)),
+                               rtol=1e-6, atol=1e-6)
