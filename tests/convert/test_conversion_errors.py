@@ -105,3 +105,13 @@ def test_without_top_the_classifier_is_left_out(lite_state, tmp_path):
     pooled = keras.Model(full.input, full.get_layer("avg_pool").output)
     np.testing.assert_allclose(np.asarray(headless(images)), np.asarray(pooled(images)),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_every_architecture_documents_its_preprocessing():
+    from actionzoo.convert import SOURCE_PREPROCESSING
+
+    assert set(SOURCE_PREPROCESSING) == set(ARCHITECTURES)
+    for spec in SOURCE_PREPROCESSING.values():
+        assert len(spec["mean"]) == len(spec["std"]) == 3 and min(spec["std"]) > 0
+        assert spec["input_size"] in (112, 224)
+    assert SOURCE_PREPROCESSING["r3d_18"]["clip_length"] == 16
