@@ -72,7 +72,8 @@ def top_k_accuracy(y_true, scores, k=1):
     y = _labels(y_true)
     s = np.asarray(scores, np.float64)
     if s.ndim != 2 or s.shape[0] != y.shape[0]:
-        raise ValueError(f"scores must have shape (n, n_classes) with n={y.shape[0]}, got {s.shape}")
+        raise ValueError(
+            f"scores must have shape (n, n_classes) with n={y.shape[0]}, got {s.shape}")
     if y.size == 0:
         raise ValueError("no samples")
     if k < 1:
@@ -156,7 +157,8 @@ def aggregate_clips(scores, video_ids=None, method="mean"):
     s = np.asarray(scores, np.float64)
     if video_ids is None:
         if s.ndim != 3:
-            raise ValueError(f"scores without video_ids must be (n_videos, n_views, n_classes), got {s.shape}")
+            raise ValueError("scores without video_ids must be (n_videos, n_views, n_classes), "
+                             f"got {s.shape}")
         return reduce(s, axis=1)
     if s.ndim != 2:
         raise ValueError(f"scores with video_ids must be (n_clips, n_classes), got {s.shape}")
