@@ -48,6 +48,8 @@ def parse(p, argv=None):
         import tensorflow as tf
         if not tf.config.list_physical_devices("GPU"):
             p.error("--device gpu: TensorFlow sees no GPU on this machine")
+    # the code that runs is the code checked out now, whatever happens to the tree later
+    args.commit = _commit()
     if args.doc is None:
         args.doc = (os.path.join(tempfile.gettempdir(), "actionzoo-reproduction-quick.md")
                     if args.quick else DOC)
@@ -94,7 +96,7 @@ def publish(args, key, table, reading):
         " " + a for a in sys.argv[1:])
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (f"{table}\n\nReading: {reading}\n\n"
-            f"Produced by `{command}` on {date}, commit {_commit()}, {args.seeds} seed(s).")
+            f"Produced by `{command}` on {date}, commit {args.commit}, {args.seeds} seed(s).")
     print(text)
     write_block(args.doc, key, text)
     print(f"written to {args.doc} ({key})")
