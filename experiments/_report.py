@@ -3,8 +3,9 @@
 Each script in ``experiments/`` tests one claim of a paper and ends by calling
 :func:`publish`, which prints the results table and writes it into
 ``docs/reproduction.md`` between the markers ``<!-- results:KEY start -->`` and
-``<!-- results:KEY end -->`` (KEY: the script's name without ``.py``), with the command, the date and the commit. The
-page's tables are therefore written by the scripts, never by hand.
+``<!-- results:KEY end -->`` (KEY: the script's name without ``.py``), with the
+command, the date and the commit. The page's tables are therefore written by
+the scripts, never by hand.
 
 ``--quick`` runs (seconds, for the test suite) never touch the page: their
 table goes to a copy under the system's temporary directory unless ``--doc``
