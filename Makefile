@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow install docs clean
+.PHONY: demo test test-slow lint install docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
 test: $(STAMP)
 	$(PYTEST)
 
+# The tests marked slow (excluded from `make test`; see .ci/run for why CI skips them).
 test-slow: $(STAMP)
 	$(PYTEST) -m slow
+
+# pyflakes, pycodestyle, isort and bugbear rules of [tool.ruff] in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # The documentation site (mkdocs.yml), warnings as errors, into site/.
 docs: $(STAMP)

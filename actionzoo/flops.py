@@ -9,8 +9,10 @@ sample, given by a per-layer-type rule:
 - ``Dense`` / ``EinsumDense``: ``inputs * units`` per position;
 - pooling: ``output elements * window volume``; global pooling: input
   elements;
-- :class:`~actionzoo.layers.Correlation`: ``C * K * K * L * H * W``
-  (Wang et al., Table 1);
+- the project's own layers register their rules beside their code
+  (:class:`~actionzoo.layers.Correlation`: ``C * K * K * L * H * W``, Wang et
+  al., Table 1; :class:`~actionzoo.layers.STCBlock`); importing
+  :mod:`actionzoo.layers` registers them;
 - normalisation, activations, merges, reshapes, dropout: 0 (the usual
   convention of the papers: only multiply-add-heavy ops count);
 - nested models: the sum over their own graph.
@@ -120,18 +122,6 @@ for _cls in (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePool
              keras.layers.GlobalAveragePooling3D, keras.layers.GlobalMaxPooling1D,
              keras.layers.GlobalMaxPooling2D, keras.layers.GlobalMaxPooling3D):
     register_flops(_cls)(lambda layer, ins, outs: _prod(ins[0]))
-
-
-def _register_actionzoo_rules():
-    from actionzoo.layers.correlation import Correlation
-
-    @register_flops(Correlation)
-    def _correlation(layer, ins, outs):
-        # Wang et al., Table 1: C * K * K * L * H * W multiply-adds.
-        return _prod(ins[0]) * layer.kernel_size ** 2
-
-
-_register_actionzoo_rules()
 
 
 def _rule(layer):

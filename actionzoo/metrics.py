@@ -13,7 +13,10 @@ Labels are integer class indices ``0..n_classes-1``; scores are
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 
 __all__ = ["aggregate_clips", "mean_class_accuracy", "softmax", "top_k_accuracy"]
 
@@ -44,9 +47,10 @@ def softmax(logits, axis=-1):
 def top_k_accuracy(y_true, scores, k=1):
     """Fraction of samples whose true class is among the ``k`` best scores.
 
-    A sample counts as correct when fewer than ``k`` classes score strictly
-    higher than its true class (ties are resolved in its favour, like
-    :func:`sklearn.metrics.top_k_accuracy_score`).
+    :func:`sklearn.metrics.top_k_accuracy_score` over the classes
+    ``0..n_classes-1`` (the columns of ``scores``), after the checks below; ties
+    are broken as scikit-learn breaks them (among equal scores the higher class
+    index ranks first).
 
     Parameters
     ----------
@@ -68,20 +72,33 @@ def top_k_accuracy(y_true, scores, k=1):
     y = _labels(y_true)
     s = np.asarray(scores, np.float64)
     if s.ndim != 2 or s.shape[0] != y.shape[0]:
-        raise ValueError(f"scores must have shape (n, n_classes) with n={y.shape[0]}, got {s.shape}")
+        raise ValueError(
+            f"scores must have shape (n, n_classes) with n={y.shape[0]}, got {s.shape}")
     if y.size == 0:
         raise ValueError("no samples")
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     if y.min() < 0 or y.max() >= s.shape[1]:
         raise ValueError(f"y_true holds class indices outside 0..{s.shape[1] - 1}")
-    true_scores = s[np.arange(y.size), y]
-    rank = (s > true_scores[:, None]).sum(axis=1)
-    return float(np.mean(rank < k))
+    if k >= s.shape[1]:
+        return 1.0  # every true class is among all classes (scikit-learn would warn)
+    if s.shape[1] < 3:
+        # scikit-learn reads two classes as a binary problem with one score column;
+        # a third column below every score keeps its multiclass ranking (and our
+        # (n, n_classes) convention) without changing any rank.
+        floor = np.full((s.shape[0], 3 - s.shape[1]), s.min() - 1.0)
+        s = np.concatenate([s, floor], axis=1)
+    return float(top_k_accuracy_score(y, s, k=k, labels=np.arange(s.shape[1])))
 
 
 def mean_class_accuracy(y_true, y_pred):
     """Mean over the classes present in ``y_true`` of per-class accuracy (recall).
+
+    :func:`sklearn.metrics.balanced_accuracy_score`, after the checks below;
+    predicted classes absent from ``y_true`` count as errors of the classes
+    they were predicted for and add no class of their own (scikit-learn's
+    warning about them is silenced: evaluating on a subset of the classes is
+    routine here).
 
     Parameters
     ----------
@@ -102,8 +119,9 @@ def mean_class_accuracy(y_true, y_pred):
         raise ValueError(f"y_true and y_pred differ in length: {y.shape[0]} vs {p.shape[0]}")
     if y.size == 0:
         raise ValueError("no samples")
-    classes = np.unique(y)
-    return float(np.mean([np.mean(p[y == c] == c) for c in classes]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
+        return float(balanced_accuracy_score(y, p))
 
 
 def aggregate_clips(scores, video_ids=None, method="mean"):
@@ -139,7 +157,8 @@ def aggregate_clips(scores, video_ids=None, method="mean"):
     s = np.asarray(scores, np.float64)
     if video_ids is None:
         if s.ndim != 3:
-            raise ValueError(f"scores without video_ids must be (n_videos, n_views, n_classes), got {s.shape}")
+            raise ValueError("scores without video_ids must be (n_videos, n_views, n_classes), "
+                             f"got {s.shape}")
         return reduce(s, axis=1)
     if s.ndim != 2:
         raise ValueError(f"scores with video_ids must be (n_clips, n_classes), got {s.shape}")

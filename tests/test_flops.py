@@ -81,3 +81,13 @@ def test_paper_gflops_within_5_percent(depth, variant, length, gflops):
     model = correlation_net(depth, variant, clip_length=length, input_size=224, num_classes=400)
     measured = count_flops(model) / 1e9
     assert abs(measured - gflops) / gflops < 0.05, f"{measured:.2f} vs paper {gflops}"
+
+
+def test_flops_imports_nothing_from_layers():
+    """The dependencies run one way: the layers register their rules with flops."""
+    import subprocess
+    import sys
+
+    code = "import sys, actionzoo.flops; print('actionzoo.layers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,7 +1,7 @@
 """actionzoo.metrics: hand-computed values and errors."""
 import numpy as np
 import pytest
-from sklearn.metrics import top_k_accuracy_score
+from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 
 from actionzoo.metrics import aggregate_clips, mean_class_accuracy, softmax, top_k_accuracy
 
@@ -9,11 +9,11 @@ from actionzoo.metrics import aggregate_clips, mean_class_accuracy, softmax, top
 def test_top_k_by_hand():
     scores = np.array([[0.1, 0.7, 0.2],   # true 1: rank 0
                        [0.5, 0.3, 0.2],   # true 2: rank 2
-                       [0.3, 0.3, 0.4],   # true 0: rank 1 (0.4 above)
-                       [0.2, 0.2, 0.6]])  # true 1: rank 1 (tie with 0 not above)
+                       [0.3, 0.3, 0.4],   # true 0: rank 2 (tie with 1, higher index first)
+                       [0.2, 0.2, 0.6]])  # true 1: rank 1 (tie with 0, 1 ranks first)
     y = [1, 2, 0, 1]
     assert top_k_accuracy(y, scores, 1) == 0.25
-    assert top_k_accuracy(y, scores, 2) == 0.75
+    assert top_k_accuracy(y, scores, 2) == 0.5
     assert top_k_accuracy(y, scores, 3) == 1.0
 
 
@@ -24,6 +24,21 @@ def test_top_k_matches_sklearn_on_random_scores():
     for k in (1, 3, 5):
         assert top_k_accuracy(y, scores, k) == pytest.approx(
             top_k_accuracy_score(y, scores, k=k, labels=np.arange(7)))
+
+
+def test_two_and_one_class_scores():
+    scores = np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3]])
+    assert top_k_accuracy([0, 0, 1], scores, 1) == pytest.approx(1 / 3)
+    assert top_k_accuracy([0, 0, 1], scores, 2) == 1.0
+    assert top_k_accuracy([0, 0], np.zeros((2, 1))) == 1.0
+
+
+def test_mean_class_accuracy_matches_sklearn_and_ignores_extra_predicted_classes():
+    rng = np.random.default_rng(1)
+    y, p = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    assert mean_class_accuracy(y, p) == balanced_accuracy_score(y, p)
+    # class 3 is predicted but absent from y_true: the mean runs over classes 0-2 only
+    assert mean_class_accuracy([0, 1, 2, 2], [3, 1, 2, 2]) == pytest.approx(2 / 3)
 
 
 def test_mean_class_accuracy_differs_from_accuracy_on_imbalance():

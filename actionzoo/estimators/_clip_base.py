@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from actionzoo._sklearn_compat import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from actionzoo.data import (

@@ -3,7 +3,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
-from sklearn.utils._param_validation import Interval
+from actionzoo._sklearn_compat import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from actionzoo.estimators._base import KerasEstimatorMixin

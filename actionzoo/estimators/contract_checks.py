@@ -1,4 +1,4 @@
-"""The estimator contract of DESIGN.md as reusable checks for any X.
+"""The estimator contract of docs/design.md as reusable checks for any X.
 
 scikit-learn's ``parametrize_with_checks`` runs nothing for an estimator that
 does not take 2-D arrays, so the clip estimators (video paths, 5-D arrays)

@@ -1,7 +1,7 @@
 """CorrelationNet: video classification with learnable correlation (Wang et al.)."""
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from actionzoo._sklearn_compat import Interval, StrOptions
 
 from actionzoo.estimators._clip_base import ClipClassifierBase
 from actionzoo.models import correlation_net

@@ -1,7 +1,7 @@
 """Late-fusion baselines over two streams' class scores (paper Table IV)."""
 import numpy as np
 from scipy.optimize import minimize_scalar
-from sklearn.utils._param_validation import StrOptions
+from actionzoo._sklearn_compat import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from actionzoo.estimators._base import ClassifierBase, softmax

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.base import TransformerMixin, clone
 from sklearn.svm import LinearSVC
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from actionzoo._sklearn_compat import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from actionzoo.data import AdaptiveSampler, VideoReader, read_sampled

@@ -5,7 +5,7 @@ from numbers import Integral, Real
 
 import keras
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from actionzoo._sklearn_compat import Interval
 
 from actionzoo.estimators._clip_base import PIXEL_MEAN, PIXEL_STD, ClipClassifierBase
 from actionzoo.estimators._progress import EpochProgressBar

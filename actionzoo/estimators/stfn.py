@@ -4,7 +4,7 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from sklearn.base import TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from actionzoo._sklearn_compat import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from actionzoo.estimators._base import KerasClassifierBase, softmax

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from actionzoo._sklearn_compat import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from actionzoo.data import SegmentSampler, VideoReader, read_sampled

@@ -3,6 +3,7 @@
 Every layer is registered for serialisation under the ``actionzoo`` package so
 ``.keras`` files load without ``custom_objects``.
 """
+from actionzoo.layers import correlation_flops  # noqa: F401  (registers the FLOP rule)
 from actionzoo.layers.correlation import Correlation
 from actionzoo.layers.outer_product_correlation import OuterProductCorrelation
 from actionzoo.layers.residual_inception_1d import ResidualInception1D

@@ -1,6 +1,6 @@
 """Learnable groupwise correlation over adjacent video frames (Wang et al., Sec. 3).
 
-The operator is pinned in DESIGN.md::
+The operator is pinned in docs/design.md::
 
     out[b, t, i, j, (ky*K + kx)*G + gi] =
         1/g * sum_{c in group gi} kernel[t, ky, kx, c] * prev[b, t, i, j, c]

@@ -188,18 +188,18 @@ def test_invalid_hyper_parameters(videos):
 # ----------------------------------------------------------------- learning evidence
 # Measured by these tests (split 1 of motion_split,
 # 160 train / 80 test videos, 20 epochs, seed 0), test accuracy, chance 0.25,
-# on the demo data whose backgrounds are shared across classes (session 2):
-#   raw RGB input:          corrnet 0.213, r2d 0.313 (re-measured session 3 with
+# on the demo data whose backgrounds are shared across classes:
+#   raw RGB input:          corrnet 0.213, r2d 0.313 (re-measured with
 #                           `pytest -m slow -k test_corrnet_beats_the_same_size_r2d_on_160_videos`:
 #                           corrnet 0.2125, r2d 0.3125; r2d 0.2875 with the
-#                           symmetric temporal pool of session 5)
+#                           symmetric temporal pool)
 #   temporal_center=True:   corrnet 0.738
 # Raw RGB, frame_stride 2 (so a step's motion, 3-8 px at 64 px crops, is 0.75-2 px
 # at the first correlation's 16x16 map, inside the K=5 window): corrnet 0.288,
 # r2d 0.263 (20 epochs); 40 epochs: corrnet K=7 0.263 (training loss still 1.38 =
 # ln 4), r2plus1d 0.325 (loss 1.21). Earlier data (per-class backgrounds):
 # raw corrnet 0.300, r2d 0.300; temporal_center corrnet 0.788, r2d 0.938.
-# Session 3 diagnosis of the raw-RGB failure (no defect found):
+# Diagnosis of the raw-RGB failure (no defect found):
 # - the Correlation op (C++ and keras.ops paths) and its input/kernel gradients
 #   agree with the DESIGN formula; at init the per-layer gradient norms of the
 #   tiny CorrNet are healthy (6e-2..7e1, none vanishing or exploding) and the
@@ -295,7 +295,7 @@ def test_r2d_reads_the_temporal_order(motion120):
     "the comparison comes out the other way at 640 videos too: at width 0.25 with g=8 "
     "corrnet 0.787 (seed 0; 0.497 with seed 1, g=4 0.459, width 0.5 g=16 0.438) against "
     "r2d 0.912 (seeds 0 and 1); the backbone without its correlation blocks 0.928. See "
-    "docs/model_cards/correlation_net.md, Session 5"))
+    "docs/model_cards/correlation_net.md"))
 def test_corrnet_beats_the_same_size_r2d_on_640_videos(motion120):
     """The issue's comparison at the largest scale trained here, width 0.25."""
     X_train, y_train, X_test, y_test = motion120

@@ -24,7 +24,7 @@ CONFIGS = [  # (K, D, g, C)
 
 
 def numpy_correlation(x, kernel, k, d, g):
-    """Independent NumPy version of DESIGN.md's formula (explicit bounds, no padding)."""
+    """Independent NumPy version of docs/design.md's formula (explicit bounds, no padding)."""
     b, length, h, w, c = x.shape
     groups, r = c // g, k // 2
     prev = np.concatenate([x[:, :1], x[:, :-1]], axis=1)

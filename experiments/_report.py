@@ -1,0 +1,105 @@
+"""What every experiment script shares: its command line and its results table.
+
+Each script in ``experiments/`` tests one claim of a paper and ends by calling
+:func:`publish`, which prints the results table and writes it into
+``docs/reproduction.md`` between the markers ``<!-- results:KEY start -->`` and
+``<!-- results:KEY end -->`` (KEY: the script's name without ``.py``), with the
+command, the date and the commit. The page's tables are therefore written by
+the scripts, never by hand.
+
+``--quick`` runs (seconds, for the test suite) never touch the page: their
+table goes to a copy under the system's temporary directory unless ``--doc``
+names another file.
+"""
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOC = os.path.join(ROOT, "docs", "reproduction.md")
+
+
+def parser(description):
+    """The options every experiment takes (``--quick``, ``--seeds``, ``--device``, ``--doc``)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true",
+                   help="tiny data and models, one epoch or so: checks the script runs "
+                        "(seconds); the table goes to a temporary file, not the docs")
+    p.add_argument("--seeds", type=int, default=3, help="random seeds to run (default 3)")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="cpu hides any GPU; gpu fails unless TensorFlow sees one "
+                        "(default auto: TensorFlow's choice)")
+    p.add_argument("--doc", default=None,
+                   help="the page to write the table into (default docs/reproduction.md, "
+                        "or a temporary copy with --quick)")
+    return p
+
+
+def parse(p, argv=None):
+    """Parse ``argv`` and apply ``--device`` before TensorFlow starts."""
+    args = p.parse_args(argv)
+    if args.seeds < 1:
+        p.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    elif args.device == "gpu":
+        import tensorflow as tf
+        if not tf.config.list_physical_devices("GPU"):
+            p.error("--device gpu: TensorFlow sees no GPU on this machine")
+    # the code that runs is the code checked out now, whatever happens to the tree later
+    args.commit = _commit()
+    if args.doc is None:
+        args.doc = (os.path.join(tempfile.gettempdir(), "actionzoo-reproduction-quick.md")
+                    if args.quick else DOC)
+    return args
+
+
+def markdown_table(header, rows):
+    """A Markdown table; floats with three decimals."""
+    def cell(value):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        # the code that produces a figure; the page this module writes is not part of it
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "actionzoo", "experiments", "tests", "recipes"],
+                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes" if dirty.strip() else "")
+
+
+def write_block(doc, key, text):
+    """Replace the text between ``key``'s markers in ``doc`` (appending them if absent)."""
+    start, end = f"<!-- results:{key} start -->", f"<!-- results:{key} end -->"
+    page = open(doc).read() if os.path.exists(doc) else ""
+    block = f"{start}\n{text.strip()}\n{end}"
+    if start in page and end in page:
+        before, rest = page.split(start, 1)
+        page = before + block + rest.split(end, 1)[1]
+    else:
+        page = page.rstrip("\n") + ("\n\n" if page else "") + block + "\n"
+    with open(doc, "w") as f:
+        f.write(page)
+
+
+def publish(args, key, table, reading):
+    """Print ``table`` and write it, the command, date, commit and ``reading`` into the page."""
+    command = "python experiments/" + os.path.basename(sys.argv[0]) + "".join(
+        " " + a for a in sys.argv[1:])
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = (f"{table}\n\nReading: {reading}\n\n"
+            f"Produced by `{command}` on {date}, commit {args.commit}, {args.seeds} seed(s).")
+    print(text)
+    write_block(args.doc, key, text)
+    print(f"written to {args.doc} ({key})")

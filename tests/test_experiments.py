@@ -1,0 +1,60 @@
+"""Every script in experiments/ runs end to end with --quick and writes its table.
+
+The --quick runs use tiny data and models (seconds of training each); their
+tables go to a temporary page, and docs/reproduction.md must stay untouched.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
+                 if not os.path.basename(p).startswith("_"))
+
+
+def test_every_paper_claim_has_a_script():
+    names = {os.path.basename(p) for p in SCRIPTS}
+    assert {"corrnet_fusion.py", "multi_stream_gru.py", "stc_net.py", "stfn.py"} <= names
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_quick_run_writes_its_table_between_markers(script, tmp_path):
+    page = tmp_path / "reproduction.md"
+    page.write_text("# page\n\nhand-written text stays\n")
+    doc = os.path.join(ROOT, "docs", "reproduction.md")
+    before = open(doc).read()
+    run = subprocess.run([sys.executable, script, "--quick", "--seeds", "1", "--doc", str(page)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = page.read_text()
+    assert text.startswith("# page\n\nhand-written text stays\n")
+    blocks = re.findall(r"<!-- results:(\w+) start -->\n(.*?)\n<!-- results:\1 end -->", text,
+                        re.S)
+    assert len(blocks) == 1, text
+    key, block = blocks[0]
+    assert key == os.path.basename(script)[:-3], "the section is named after the script"
+    assert f"<!-- results:{key} start -->" in before, f"docs/reproduction.md has no {key} section"
+    assert re.search(r"^\|.*\|\n\|(---\|)+\n(\|.*\|\n)+", block, re.M), block
+    accuracies = [float(v) for v in re.findall(r"\| (0\.\d{3}|1\.000)(?= )", block)]
+    assert accuracies and all(0.0 <= a <= 1.0 for a in accuracies)
+    assert f"`python experiments/{os.path.basename(script)} --quick --seeds 1" in block
+    assert "1 seed(s)" in block and "commit " in block
+    assert open(doc).read() == before, "a --quick run must not touch docs/reproduction.md"
+
+
+def test_quick_defaults_to_a_temporary_page_and_seeds_must_be_positive(tmp_path):
+    sys.path.insert(0, ROOT)
+    from experiments import _report
+
+    args = _report.parse(_report.parser("x"), ["--quick"])
+    assert args.doc != os.path.join(ROOT, "docs", "reproduction.md") and args.seeds == 3
+    with pytest.raises(SystemExit):
+        _report.parse(_report.parser("x"), ["--seeds", "0"])
+    page = tmp_path / "p.md"
+    _report.write_block(str(page), "k", "first")
+    _report.write_block(str(page), "k", "second")
+    assert page.read_text() == "<!-- results:k start -->\nsecond\n<!-- results:k end -->\n"
