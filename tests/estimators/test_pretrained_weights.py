@@ -14,7 +14,7 @@ import pytest
 from sklearn.base import clone
 
 from actionzoo import CorrelationNet, STCNet, weights
-from actionzoo.estimators._clip_base import load_pretrained_weights
+from actionzoo.estimators._pretrained import load_pretrained_weights
 from actionzoo.models import correlation_net
 
 pytestmark = pytest.mark.timeout(300)
