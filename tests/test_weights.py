@@ -259,10 +259,16 @@ def test_bad_manifest_entries_are_named(tmp_path):
         weights.Registry(path)
 
 
-def test_cache_dir_defaults_under_keras_home(monkeypatch, tmp_path):
+def test_one_cache_root_for_weights_sources_and_the_compiled_op(monkeypatch, tmp_path):
+    from actionzoo.layers import _correlation_op
+
     monkeypatch.delenv("ACTIONZOO_HOME", raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
-    assert weights.cache_dir() == tmp_path / "kh" / "actionzoo" / "weights"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert weights.cache_dir() == tmp_path / ".cache" / "actionzoo" / "weights"
+    monkeypatch.setenv("ACTIONZOO_HOME", str(tmp_path / "az"))
+    assert weights.cache_dir() == tmp_path / "az" / "weights"
+    assert weights.source_dir() == tmp_path / "az" / "sources"
+    assert _correlation_op.cache_dir() == str(tmp_path / "az" / "ops")
 
 
 def test_shipped_registry_entries_verify_and_load(env, monkeypatch):

@@ -17,7 +17,9 @@ array is treated exactly like a decoded file:
   embeddings) are averaged over these views.
 
 Pixels enter the network as ``(x / 255 - 0.45) / 0.225``, or temporally
-centred (``temporal_center``).
+centred (``temporal_center``): the estimator's
+:class:`~actionzoo.weights.Preprocessing` (``_preprocessing()``) describes
+the test views and the normalisation, as a registry entry's does.
 """
 import math
 import os
@@ -33,32 +35,39 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from actionzoo.data import (
-    ClipLoader, DenseClipSampler, ResizeShortSide, SkipLog, UniformClipSampler,
-    eval_transform, make_dataset, train_transform)
+    ClipLoader, DenseClipSampler, ResizeShortSide, SkipLog, eval_transform, make_dataset,
+    train_transform)
 from actionzoo.data.video import check_media_file
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches
 from actionzoo.estimators._pretrained import PretrainedWeightsMixin
+from actionzoo.weights.preprocessing import Preprocessing
 
 PIXEL_MEAN = 0.45
 PIXEL_STD = 0.225
 
 
-def normalize_pixels(clips, temporal_center=False):
-    """uint8 clips ``(..., T, H, W, 3)`` -> float32 network input.
+def clip_preprocessing(temporal_center=False, pixel_mean=(PIXEL_MEAN,) * 3,
+                       pixel_std=(PIXEL_STD,) * 3, **views):
+    """The :class:`~actionzoo.weights.Preprocessing` of clip-estimator input.
 
-    ``(x / 255 - 0.45) / 0.225``; with ``temporal_center`` each pixel's mean
-    over the clip is subtracted first and the mean offset is not (a static
-    background vanishes and what moves remains, like TSN's RGB difference;
-    the same rule as ``actionzoo.weights.Preprocessing``). NumPy arrays stay
-    NumPy arrays; tensors stay tensors.
+    ``(x / 255 - pixel_mean) / pixel_std`` (CorrelationNet and STCNet:
+    0.45 and 0.225); with ``temporal_center`` each pixel's mean over the clip
+    is subtracted first and the mean offset is not (a static background
+    vanishes and what moves remains, like TSN's RGB difference). ``views``
+    are the sampling fields (``clip_length``, ``stride``, ``input_size``...).
     """
-    numpy = isinstance(clips, np.ndarray)
-    x = clips.astype(np.float32) / 255.0 if numpy else tf.cast(clips, tf.float32) / 255.0
-    if temporal_center:
-        mean = x.mean(axis=-4, keepdims=True) if numpy else tf.reduce_mean(x, -4, keepdims=True)
-        return (x - mean) / PIXEL_STD
-    return (x - PIXEL_MEAN) / PIXEL_STD
+    mean = (0.0,) * 3 if temporal_center else tuple(pixel_mean)
+    return Preprocessing(**{"clip_length": 1, **views}, mean=mean, std=tuple(pixel_std),
+                         temporal_center=temporal_center)
+
+
+def normalize_pixels(clips, temporal_center=False):
+    """uint8 clips ``(..., T, H, W, 3)`` -> float32 input of :func:`clip_preprocessing`.
+
+    NumPy arrays stay NumPy arrays; tensors stay tensors.
+    """
+    return clip_preprocessing(temporal_center).normalize(clips)
 
 
 class _ArrayVideo:
@@ -190,10 +199,19 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
                           frame_size=frame)
 
     def _test_loader(self):
-        return ClipLoader(
-            UniformClipSampler(self.clip_length, self.frame_stride, num_clips=self.test_clips),
-            eval_transform(self.crop_size, self.short_side, crops=int(self.test_crops)),
-            frame_size=(self.crop_size, self.crop_size))
+        return self._preprocessing().loader()
+
+    def _preprocessing(self, temporal_center=None):
+        """The :class:`~actionzoo.weights.Preprocessing` these hyper-parameters describe.
+
+        ``temporal_center`` replaces the estimator's (to compare input
+        normalisations apart from that switch).
+        """
+        center = self.temporal_center if temporal_center is None else temporal_center
+        return clip_preprocessing(
+            center, self._pixel_mean, self._pixel_std,
+            clip_length=self.clip_length, stride=self.frame_stride, input_size=self.crop_size,
+            short_side=self.short_side, num_clips=self.test_clips, crops=int(self.test_crops))
 
     def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
         loader = self._train_loader(augment=shuffle)
@@ -202,7 +220,7 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
                 seeds = rng.integers(2**31 - 1, size=len(idx))
                 clips = np.stack([loader.load(_ArrayVideo(inputs[i], f"X[{i}]"), int(s))["rgb"]
                                   for i, s in zip(idx, seeds)])
-                return [normalize_pixels(clips, self.temporal_center)]
+                return [self._preprocessing().normalize(clips)]
             return ArrayBatches(make, y, sample_weight, self.batch_size, seed, shuffle=shuffle)
 
         ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
@@ -214,11 +232,11 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         if self.on_error == "raise":  # every file gives a batch element: length known
             ds = ds.apply(tf.data.experimental.assert_cardinality(
                 math.ceil(len(inputs) / self.batch_size)))
-        center = self.temporal_center
+        normalize = self._preprocessing().normalize
         if sample_weight is None:
-            return ds.map(lambda x, label: (normalize_pixels(x, center), label))
+            return ds.map(lambda x, label: (normalize(x), label))
         weights = tf.constant(sample_weight, tf.float32)
-        return ds.map(lambda x, label: (normalize_pixels(x["rgb"], center), label,
+        return ds.map(lambda x, label: (normalize(x["rgb"]), label,
                                         tf.gather(weights, x["index"])))
 
     # ----------------------------------------------------------------- fit
@@ -269,13 +287,14 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         self._validate_params()
         inputs = self._check_X(X, reset=False)
         loader = self._test_loader()
+        normalize = self._preprocessing().normalize
         views = loader.num_views
         per_batch = max(1, self.batch_size // views)
 
         def run(clips):
             clips = np.asarray(clips).reshape((-1,) + tuple(model.input_shape[1:]))
             # an eager call: no tf.function retraced per fitted model
-            out = model(normalize_pixels(clips, self.temporal_center), training=False)
+            out = model(normalize(clips), training=False)
             out = keras.ops.convert_to_numpy(out)
             return out.reshape(-1, views, out.shape[-1])
 

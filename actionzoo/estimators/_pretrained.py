@@ -19,7 +19,8 @@ class PretrainedWeightsMixin:
     Subclasses set ``_builder`` (the :mod:`actionzoo.models` builder of
     their network), ``_architecture_params`` (``{estimator param: builder
     kwarg}`` for the hyper-parameters that fix the weights) and
-    ``_pixel_mean``/``_pixel_std`` (the input normalisation they feed).
+    ``_preprocessing()`` (the :class:`~actionzoo.weights.Preprocessing`
+    their hyper-parameters describe: the normalisation they feed).
     """
 
     # Subclasses: the actionzoo.models builder of _build_backbone and the
@@ -102,8 +103,8 @@ class PretrainedWeightsMixin:
                       for param, value in wanted.items() if mine[param] != value]
         if prep.modality != "rgb":
             mismatched.append(f"input modality rgb (weights: {prep.modality!r})")
-        mean = (0.0,) * 3 if prep.temporal_center else tuple(self._pixel_mean)
-        std = tuple(self._pixel_std)
+        mine_prep = self._preprocessing(temporal_center=prep.temporal_center)
+        mean, std = tuple(mine_prep.mean), tuple(mine_prep.std)
         if not (np.allclose(prep.mean, mean) and np.allclose(prep.std, std)):
             mismatched.append(f"input mean {mean} std {std} (weights: mean "
                               f"{tuple(prep.mean)} std {tuple(prep.std)}; this estimator "

@@ -194,7 +194,7 @@ def test_failed_compilation_logs_and_returns_none(tmp_path, monkeypatch, caplog)
     broken = tmp_path / "broken.cc"
     broken.write_text("this is not C++\n")
     monkeypatch.setattr(_correlation_op, "_SOURCE", str(broken))
-    monkeypatch.setenv("ACTIONZOO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ACTIONZOO_HOME", str(tmp_path / "cache"))
     with caplog.at_level(logging.WARNING, logger=_correlation_op.__name__):
         assert _correlation_op.load.__wrapped__() is None
     assert "falling back to the XLA" in caplog.text
