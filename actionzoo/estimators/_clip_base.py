@@ -201,15 +201,15 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
     def _test_loader(self):
         return self._preprocessing().loader()
 
-    def _preprocessing(self, temporal_center=None):
-        """The :class:`~actionzoo.weights.Preprocessing` these hyper-parameters describe.
+    def _preprocessing(self):
+        """The :class:`~actionzoo.weights.Preprocessing` of these hyper-parameters.
 
-        ``temporal_center`` replaces the estimator's (to compare input
-        normalisations apart from that switch).
+        Test views from ``test_clips``/``test_crops``, normalisation from
+        ``temporal_center`` and the weights' pixel statistics.
         """
-        center = self.temporal_center if temporal_center is None else temporal_center
+        mean, std = self._pixel_statistics()
         return clip_preprocessing(
-            center, self._pixel_mean, self._pixel_std,
+            self.temporal_center, mean, std,
             clip_length=self.clip_length, stride=self.frame_stride, input_size=self.crop_size,
             short_side=self.short_side, num_clips=self.test_clips, crops=int(self.test_crops))
 

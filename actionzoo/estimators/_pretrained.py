@@ -82,9 +82,10 @@ class PretrainedWeightsMixin:
         """The registry entry of ``name`` after checking it fits this estimator.
 
         Raises ``ValueError`` naming every hyper-parameter whose value
-        differs from the weights' (architecture, clip length, input
-        normalisation); crop size, stride, short side and test views may
-        differ (fine-tuning choices; the networks pool globally).
+        differs from the weights' (architecture, clip length, temporal
+        centring); crop size, stride, short side and test views may differ
+        (fine-tuning choices; the networks pool globally). The pixel mean and
+        std always follow the weights (:meth:`_pixel_statistics`).
         """
         from actionzoo import weights as registry
 
@@ -103,12 +104,6 @@ class PretrainedWeightsMixin:
                       for param, value in wanted.items() if mine[param] != value]
         if prep.modality != "rgb":
             mismatched.append(f"input modality rgb (weights: {prep.modality!r})")
-        mine_prep = self._preprocessing(temporal_center=prep.temporal_center)
-        mean, std = tuple(mine_prep.mean), tuple(mine_prep.std)
-        if not (np.allclose(prep.mean, mean) and np.allclose(prep.std, std)):
-            mismatched.append(f"input mean {mean} std {std} (weights: mean "
-                              f"{tuple(prep.mean)} std {tuple(prep.std)}; this estimator "
-                              f"cannot feed that normalisation)")
         if mismatched:
             raise ValueError(
                 f"{cls.__name__}(weights={name!r}): the weights do not fit these "
@@ -116,6 +111,20 @@ class PretrainedWeightsMixin:
                 f"{cls.__name__}(**{cls.__name__}.pretrained_params({name!r}), "
                 f"weights={name!r}, ...) to take the weights' architecture and input")
         return info
+
+    def _pixel_statistics(self):
+        """Pixel ``(mean, std)`` of the network input: the weights entry's, else the defaults.
+
+        Registry weights (or a file named after an entry) fix the
+        normalisation their network was trained with; without them the
+        estimator's ``_pixel_mean``/``_pixel_std`` apply.
+        """
+        info = weights_entry(self.weights)
+        if info is None:
+            return tuple(self._pixel_mean), tuple(self._pixel_std)
+        prep = info.preprocessing
+        mean = tuple(self._pixel_mean) if prep.temporal_center else tuple(prep.mean)
+        return mean, tuple(prep.std)
 
     def _build_with_weights(self, build):
         """``build()`` initialised from ``self.weights`` (registry name or file), if any."""
@@ -125,12 +134,92 @@ class PretrainedWeightsMixin:
             from actionzoo import weights as registry
 
             registry.download(info.name, verbose=self.verbose)  # before the build: errors early
+        elif self.weights is not None:
+            info = weights_entry(self.weights)
+            if info is not None:
+                self._check_pretrained(info.name)
         model = build()
         if info is not None:
-            load_pretrained_weights(model, info, getattr(self, "classes_", None))
+            load_pretrained_weights(model, info, getattr(self, "classes_", None),
+                                    path=None if name is not None else self.weights)
         elif self.weights is not None:
             load_initial_weights(model, self.weights)
         return model
+
+    @classmethod
+    def from_pretrained(cls, name, **overrides):
+        """A fitted estimator holding the pretrained weights ``name``.
+
+        ``predict``, ``predict_proba`` and ``transform`` work at once, over
+        the entry's classes (``classes_``, sorted); ``fit`` fine-tunes from
+        the same weights (the classifier is kept when ``y`` has the
+        entry's classes, replaced by a new one otherwise).
+
+        Parameters
+        ----------
+        name : str or path-like
+            A registry name (:func:`actionzoo.weights.list_pretrained`) or a
+            local weights file named after one (``<name>.weights.h5``, as
+            ``actionzoo weights download`` caches it, or ``<name>.keras``).
+        **overrides
+            Hyper-parameters replacing those of :meth:`pretrained_params`
+            (training settings, test views; the architecture must stay).
+
+        Returns
+        -------
+        estimator
+            Fitted: ``classes_``, ``model_`` and an empty ``history_``.
+
+        Raises
+        ------
+        ValueError
+            Unknown name, a file not named after an entry, weights of
+            another architecture, or overrides that change it.
+
+        Examples
+        --------
+        >>> from actionzoo import CorrelationNet
+        >>> clf = CorrelationNet.from_pretrained("corrnet26.demo", test_clips=2)
+        >>> clf.classes_[:2].tolist(), clf.test_clips
+        (['Contract', 'Expand'], 2)
+        """
+        info = weights_entry(name)
+        if info is None:
+            from actionzoo import weights as registry
+
+            raise ValueError(f"{os.fspath(name)!r} is neither a registry name nor a weights "
+                             f"file named after one (<name>.weights.h5 or <name>.keras); "
+                             f"known names: {', '.join(registry.list_pretrained())}")
+        if "weights" in overrides:
+            raise ValueError("from_pretrained takes the weights from `name`; do not pass "
+                             "weights=")
+        if registry_name(name) is None and not os.path.isfile(os.fspath(name)):
+            raise ValueError(f"{os.fspath(name)!r}: no such weights file")
+        estimator = cls(**{**cls.pretrained_params(info.name), **overrides,
+                           "weights": name if registry_name(name) else os.fspath(name)})
+        estimator._validate_params()
+        estimator.classes_ = np.asarray(sorted(info.classes))
+        estimator.model_ = estimator._build_model(None, len(info.classes))
+        estimator.history_ = {}
+        return estimator
+
+
+def weights_entry(weights):
+    """The registry entry ``weights`` names, directly or as ``<name>.weights.h5``/``.keras``.
+
+    ``None`` for anything else (unknown names, other files, ``None``).
+    """
+    from actionzoo import weights as registry
+
+    if not isinstance(weights, (str, os.PathLike)):
+        return None
+    entries = registry.default_registry().entries
+    name = registry_name(weights)
+    if name is None:
+        base = os.path.basename(os.fspath(weights))
+        name = next((base[:-len(suffix)] for suffix in (".weights.h5", ".keras")
+                     if base.endswith(suffix)), None)
+    return entries.get(name)
 
 
 def registry_name(weights):
@@ -174,19 +263,27 @@ def _pretrained_architecture(cls, info):
     return arch
 
 
-def load_pretrained_weights(model, info, classes=None):
+def load_pretrained_weights(model, info, classes=None, path=None):
     """Initialise ``model`` from the registry weights ``info``, for fine-tuning.
 
     The file is found, downloaded if needed and verified by
     :func:`actionzoo.weights.load_pretrained` (``ACTIONZOO_OFFLINE`` and
-    ``ACTIONZOO_WEIGHTS_URL`` apply). All layers are copied by name. The
-    classifier (``"logits"``) is kept only when ``classes`` (the
-    estimator's ``classes_``) are the weights' class names, its columns
-    reordered to ``classes``; otherwise it stays freshly initialised.
+    ``ACTIONZOO_WEIGHTS_URL`` apply), or read from ``path`` (a
+    ``.weights.h5`` or ``.keras`` file of the entry's architecture). All
+    layers are copied by name. The classifier (``"logits"``) is kept only
+    when ``classes`` (the estimator's ``classes_``) are the weights' class
+    names, its columns reordered to ``classes``; otherwise it stays freshly
+    initialised.
     """
     from actionzoo import weights as registry
 
-    source = registry.load_pretrained(info.name)
+    if path is None:
+        source = registry.load_pretrained(info.name)
+    elif os.fspath(path).endswith(".keras"):
+        source = keras.saving.load_model(os.fspath(path), compile=False)
+    else:
+        source = info.build_model()
+        source.load_weights(os.fspath(path))
     logits = model.get_layer("logits")
     initial = logits.get_weights()
     transfer_layer_weights(source, model, skip=("logits",))

@@ -223,7 +223,7 @@ def convert_source(name, *, verbose=1, timeout=_TIMEOUT, registry=None):
         return target
     source = source_path(name, verbose=verbose, timeout=timeout, registry=reg)
     source_digest = sha256sum(source)
-    model = convert_checkpoint(source, info.source.converter, **info.architecture["kwargs"])
+    model = convert_checkpoint(source, info.source.converter, **info.source.kwargs)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{info.file}.", suffix=".part.weights.h5",
                                dir=target.parent)

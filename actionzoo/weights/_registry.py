@@ -80,9 +80,16 @@ def sha256sum(path):
 
 
 def class_names(spec, where):
-    """Class names of an entry: a list, or the name of a list shipped in ``classes/``."""
+    """Class names of an entry.
+
+    A list; the name of a list shipped in ``actionzoo/weights/classes/``
+    (``"kinetics400"``); or ``"index:N"`` for ``N`` outputs whose names the
+    publisher does not give (named ``"0"`` ... ``"N-1"``).
+    """
     if not isinstance(spec, str):
         return tuple(str(c) for c in spec)
+    if spec.startswith("index:") and spec[6:].isdigit():
+        return tuple(str(i) for i in range(int(spec[6:])))
     path = resources.files("actionzoo.weights") / "classes" / f"{spec}.txt"
     if not path.is_file():
         raise WeightsError(f"{where}: no class list {spec!r} (expected "
@@ -105,7 +112,8 @@ class Source:
     ``sha256`` is the full digest or the prefix the publisher puts in the
     file name (torchvision's ``r3d_18-b3b3357e.pth``); ``package`` names an
     installed Python package that ships the file (no download needed);
-    ``instructions`` tell where to get a file without a stable URL.
+    ``instructions`` tell where to get a file without a stable URL;
+    ``kwargs`` go to :func:`actionzoo.convert.convert_checkpoint`.
     """
 
     file: str
@@ -114,6 +122,7 @@ class Source:
     urls: tuple = ()
     package: str = ""
     instructions: str = ""
+    kwargs: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, entry, where):
@@ -124,7 +133,8 @@ class Source:
         return cls(file=str(entry["file"]), converter=str(entry["converter"]),
                    sha256=_hex(sha, where, "source sha256", full=False) if sha else "",
                    urls=tuple(entry.get("urls", ())), package=entry.get("package", ""),
-                   instructions=entry.get("instructions", ""))
+                   instructions=entry.get("instructions", ""),
+                   kwargs=dict(entry.get("kwargs", {})))
 
     def packaged_path(self):
         """The file inside :attr:`package` if that package is installed, else ``None``."""
