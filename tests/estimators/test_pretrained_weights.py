@@ -29,8 +29,7 @@ TINY_CLASSES = ["walk", "jump", "clap"]  # logit order; sorted classes_ differ
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTIONZOO_HOME", str(tmp_path / "home"))
+def env(actionzoo_home, monkeypatch):
     for var in ("ACTIONZOO_OFFLINE", "ACTIONZOO_WEIGHTS_URL", "ACTIONZOO_MANIFEST"):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
@@ -125,7 +124,7 @@ def test_fine_tune_from_a_registry_name(registry, env):
     fresh = correlation_net(**TINY_ARCH["kwargs"])
     initial = fresh.get_layer("logits").get_weights()
     load_pretrained_weights(fresh, weights.pretrained_info("tiny.test"), ["x", "y", "z"])
-    for got, want in zip(fresh.get_layer("logits").get_weights(), initial):
+    for got, want in zip(fresh.get_layer("logits").get_weights(), initial, strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(fresh.get_layer(conv).get_weights()[0],
                                   source.get_layer(conv).get_weights()[0])
