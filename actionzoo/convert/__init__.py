@@ -25,18 +25,18 @@ from actionzoo.convert.torch_checkpoint import (
     read_state_dict,
 )
 
-# architecture -> (mapping module, classifier weight key)
+# architecture -> (mapping module, classifier module)
 _FAMILIES = {
-    "r3d_18": (torchvision_video, "fc.weight"),
-    "mc3_18": (torchvision_video, "fc.weight"),
-    "r2plus1d_18": (torchvision_video, "fc.weight"),
-    "r2plus1d_34": (torchvision_video, "fc.weight"),
-    "hara_resnet18": (hara, "fc.weight"),
-    "hara_resnet34": (hara, "fc.weight"),
-    "hara_resnet50": (hara, "fc.weight"),
-    "hara_resnet101": (hara, "fc.weight"),
-    "hara_resnext101": (hara, "fc.weight"),
-    "efficientnet_lite0": (efficientnet, "_fc.weight"),
+    "r3d_18": (torchvision_video, "fc"),
+    "mc3_18": (torchvision_video, "fc"),
+    "r2plus1d_18": (torchvision_video, "fc"),
+    "r2plus1d_34": (torchvision_video, "fc"),
+    "hara_resnet18": (hara, "fc"),
+    "hara_resnet34": (hara, "fc"),
+    "hara_resnet50": (hara, "fc"),
+    "hara_resnet101": (hara, "fc"),
+    "hara_resnext101": (hara, "fc"),
+    "efficientnet_lite0": (efficientnet, "_fc"),
 }
 ARCHITECTURES = tuple(_FAMILIES)
 
@@ -81,7 +81,9 @@ def convert_checkpoint(path, architecture, **builder_kwargs):
     **builder_kwargs
         Passed to the model builder (``clip_length``, ``input_size``,
         ``num_classes``, ``dropout``, ...). ``num_classes`` defaults to the
-        checkpoint's classifier width.
+        checkpoint's classifier width; ``include_top=False`` builds the
+        model without its classifier and leaves the classifier's tensors
+        out (every other tensor is still mapped).
 
     Returns
     -------
@@ -111,10 +113,14 @@ def convert_checkpoint(path, architecture, **builder_kwargs):
     path = os.fspath(path)
     family, classifier = _FAMILIES[architecture]
     state_dict = read_state_dict(path)
-    if classifier in state_dict and builder_kwargs.get("include_top", True):
-        builder_kwargs.setdefault("num_classes", int(state_dict[classifier].shape[0]))
+    if not builder_kwargs.get("include_top", True):
+        state_dict = {k: v for k, v in state_dict.items()
+                      if k not in (f"{classifier}.weight", f"{classifier}.bias")}
+    elif f"{classifier}.weight" in state_dict:
+        builder_kwargs.setdefault("num_classes", int(state_dict[f"{classifier}.weight"].shape[0]))
     model = family.build(architecture, **builder_kwargs)
-    assign_state_dict(model, state_dict, family.module_names(model), path)
+    assign_state_dict(model, state_dict, family.module_names(model), path,
+                      f"{architecture} ({model.name})")
     return model
 
 

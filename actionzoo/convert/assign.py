@@ -37,7 +37,7 @@ def _listing(items):
     return ", ".join(items[:_SHOWN]) + more
 
 
-def assign_state_dict(model, state_dict, module_of, source):
+def assign_state_dict(model, state_dict, module_of, source, target=None):
     """Copy ``state_dict`` into ``model``; every tensor used, every weight set.
 
     Parameters
@@ -49,6 +49,9 @@ def assign_state_dict(model, state_dict, module_of, source):
         every layer of ``model`` that has weights.
     source : str
         The checkpoint file, named in errors.
+    target : str, optional
+        What the model is (e.g. the architecture), named in errors; default
+        the model's name.
 
     Raises
     ------
@@ -90,6 +93,7 @@ def assign_state_dict(model, state_dict, module_of, source):
     if mismatched:
         problems.append(f"shape mismatches: {_listing(mismatched)}")
     if problems:
-        raise ConversionError(f"{source} does not fit {model.name}: " + "; ".join(problems))
+        raise ConversionError(f"{source} does not fit {target or model.name}: "
+                              + "; ".join(problems))
     for variable, value in assignments:
         variable.assign(value.astype(variable.dtype))

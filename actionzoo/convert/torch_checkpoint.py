@@ -49,8 +49,8 @@ class _StorageType:
 class _Storage:
     """A storage's elements; filled from the file once its bytes are known."""
 
-    def __init__(self, dtype, numel):
-        self.dtype, self.numel, self.array = dtype, int(numel), None
+    def __init__(self, dtype):
+        self.dtype, self.array = dtype, None
 
 
 class _Tensor:
@@ -110,12 +110,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
             raise CheckpointError(f"{self._path}: unsupported persistent id {pid!r:.80}")
-        storage_type, key, _location, numel = pid[1:5]
+        storage_type, key = pid[1:3]
         if not isinstance(storage_type, _StorageType):
             raise CheckpointError(f"{self._path}: storage of unknown type {storage_type!r:.80}")
-        if numel is None or storage_type.name == "UntypedStorage":
-            numel = None
-        return self._load_storage(str(key), storage_type.dtype, numel)
+        return self._load_storage(str(key), storage_type.dtype)
 
 
 def _unpickle(file, path, load_storage):
@@ -145,14 +143,15 @@ def _read_zip(path):
             order = ">"
         storages = {}
 
-        def load_storage(key, dtype, numel):
+        def load_storage(key, dtype):
             if key not in storages:
                 try:
                     raw = archive.read(f"{prefix}data/{key}")
                 except (KeyError, zipfile.BadZipFile, OSError, EOFError) as err:
                     raise CheckpointError(f"{path}: storage {key} unreadable ({err})") from err
-                storage = _Storage(dtype, len(raw) // dtype.itemsize)
-                storage.array = np.frombuffer(raw, dtype.newbyteorder(order))
+                storage = _Storage(dtype)
+                usable = len(raw) - len(raw) % dtype.itemsize
+                storage.array = np.frombuffer(raw[:usable], dtype.newbyteorder(order))
                 storages[key] = storage
             return storages[key]
 
@@ -167,10 +166,8 @@ def _read_zip(path):
 def _read_legacy(path):
     storages = {}
 
-    def load_storage(key, dtype, numel):
-        if key not in storages:
-            storages[key] = _Storage(dtype, numel or 0)
-        return storages[key]
+    def load_storage(key, dtype):
+        return storages.setdefault(key, _Storage(dtype))
 
     with open(path, "rb") as f:
         magic = _unpickle(f, path, load_storage)

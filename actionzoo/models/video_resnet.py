@@ -69,7 +69,8 @@ def video_resnet(architecture="r2plus1d_18", clip_length=16, input_size=112, num
     - ``"r2plus1d_34"``: R(2+1)D with (3, 4, 6, 3) blocks; ``M`` from each
       conv's own input and output widths (VMZ / Caffe2: 288, 576, 1152 in
       the second conv of the first block of res3..res5) and BN epsilon 1e-3.
-      IG-65M checkpoints have 487 classes, their Kinetics fine-tunes 400.
+      The IG-65M pre-training heads have 359 or 487 classes, the Kinetics
+      fine-tunes 400.
 
     Convs pad symmetrically like PyTorch, so converted torchvision / VMZ
     weights give the source's logits. Layer names follow ``resnet3d``:
@@ -111,7 +112,7 @@ def video_resnet(architecture="r2plus1d_18", clip_length=16, input_size=112, num
     --------
     >>> model = video_resnet("r2plus1d_18", clip_length=4, input_size=32, num_classes=5)
     >>> tuple(model.output.shape), model.count_params()
-    ((None, 5), 31303598)
+    ((None, 5), 31328040)
     """
     if architecture not in _ARCHITECTURES:
         raise ValueError(f"architecture must be one of {sorted(_ARCHITECTURES)}, "
