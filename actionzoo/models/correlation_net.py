@@ -44,7 +44,8 @@ def _bottleneck(x, planes, spatial_stride, temporal_stride, temporal_conv, name)
 def _correlation_block(x, planes, block, corr_kwargs, name):
     """Correlation-sum or -concat block (paper Fig. 2).
 
-    sum: 1x1x1 to ``planes`` -> Correlation -> 1x1x1 back to the input
+    sum: 1x1x1 to ``planes`` -> Correlation (normalised groups by
+    default) -> 1x1x1 back to the input
     width -> BN, added to the input, ReLU. concat: the correlation branch
     (1x1x1 to ``planes`` -> Correlation -> BN, ReLU) concatenated with a
     1x1x1 branch whose width makes the output as wide as the input.
@@ -70,7 +71,8 @@ def _correlation_block(x, planes, block, corr_kwargs, name):
 
 def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
                     num_classes=400, block="sum", kernel_size=7, dilation=2,
-                    group_size=32, learnable=True, width=1.0, dropout=0.0, name=None):
+                    group_size=32, learnable=True, normalize_correlation=True, width=1.0,
+                    dropout=0.0, name=None):
     """Build CorrNet, R(2+1)D or R2D of Wang et al. (paper Table 2, Sec. 4, 6.1).
 
     Channels-last input ``(batch, clip_length, H, W, 3)``. Backbone (Table 2):
@@ -96,6 +98,22 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
     ``docs/model_cards/correlation_net.md`` for the FLOP reconciliation
     with paper Table 3.
 
+    With ``normalize_correlation`` (the default) each correlation first
+    divides every channel group by ``sqrt(1 + its mean square)``
+    (``Correlation(normalize=True)``): features at BatchNorm's unit scale are
+    matched almost as they are, larger ones by direction (the filter-weighted
+    cosine similarity), so the output is bounded by the filter. The paper
+    gives the operator (its Eq. 1, a ``1/C``-normalised dot product, applied
+    unchanged to the normalised features) but not the block's normalisation
+    layers (Fig. 2's details are not in the text); normalising the matched
+    features is how the geometric-matching correlation it builds on (Rocco
+    et al., its [43]) is computed. This is our choice, made because the raw
+    dot product is quadratic in its input: when the conv weights grow faster
+    than BatchNorm's moving statistics follow (a few steps at SGD lr 0.1 on
+    small batches), the inference-mode scale error squares at every block
+    and float32 overflows (NaN predictions; ``experiments/correlation_net.py
+    overflow``). ``normalize_correlation=False`` is the raw operator.
+
     Parameters
     ----------
     depth : {26, 50, 101}, default=26
@@ -113,6 +131,8 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
         Correlation ``K``, ``D``, ``g``.
     learnable : bool, default=True
         Learnable correlation filters (False: paper Table 4 "w/o filter").
+    normalize_correlation : bool, default=True
+        Normalise the correlation's channel groups (see above).
     width : float, default=1.0
         Multiplier of all channel widths (tiny test models use e.g. 0.25;
         ``group_size`` must divide the scaled widths).
@@ -154,8 +174,8 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
             raise ValueError(
                 f"group_size={group_size} must divide the correlation widths "
                 f"{planes[:3]} (width={width})")
-    corr_kwargs = dict(kernel_size=kernel_size, dilation=dilation,
-                       group_size=group_size, learnable=learnable)
+    corr_kwargs = dict(kernel_size=kernel_size, dilation=dilation, group_size=group_size,
+                       learnable=learnable, normalize=normalize_correlation)
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
 
     inputs = keras.Input(shape=(clip_length,) + size + (3,), name="clip")

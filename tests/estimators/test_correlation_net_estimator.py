@@ -67,6 +67,21 @@ def test_predictions_average_the_test_views(videos):
     assert clf.predict_proba(frames[:2]).shape == (2, 3)
 
 
+def test_default_learning_rate_on_six_videos_predicts_finite_probabilities(tmp_path):
+    """The default SGD (lr 0.1) for 3 steps of batch 2: the conv kernels grow by
+    orders of magnitude while BN's moving statistics lag. With the raw
+    correlation every prediction was NaN (the scale error squared at each
+    block); with the normalised correlation it is a probability."""
+    paths, y, _ = demo_videos(tmp_path, num_classes=2, groups=3, clips_per_group=1)
+    assert len(paths) == 6
+    clf = CorrelationNet(width=0.125, group_size=8, kernel_size=3, dilation=1, clip_length=4,
+                         crop_size=32, short_side=36, test_clips=1, epochs=1, batch_size=2,
+                         random_state=0).fit(paths, y)
+    proba = clf.predict_proba(paths)
+    assert np.isfinite(proba).all(), proba
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+
+
 def test_temporal_centering_removes_static_appearance():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, size=(1, 1, 8, 8, 3), dtype=np.uint8)

@@ -127,6 +127,38 @@ def test_training_step_updates_correlation_kernel():
     assert model.predict(x, verbose=0).shape == (2, 3)
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+def test_correlation_blocks_normalize_by_default(normalize):
+    kwargs = {} if normalize else dict(normalize_correlation=False)
+    model = correlation_net(26, "corrnet", block="concat", kernel_size=3, **TINY, **kwargs)
+    assert [layer.normalize for layer in _layers(model, Correlation)] == [normalize] * 3
+
+
+def test_inference_stays_bounded_after_high_learning_rate_steps():
+    """Three SGD steps at lr 0.1 on batches of 2 grow the conv kernels by orders of
+    magnitude while BN's moving statistics lag; the raw correlation squares that
+    scale error at every block and the inference-mode output overflows (measured
+    by `python experiments/correlation_net.py overflow`: corr2 2.1e9, corr3 1e23,
+    corr4 inf). The normalised correlation's output stays within its filter's
+    magnitude, and the logits stay finite."""
+    keras.utils.set_random_seed(0)
+    model = correlation_net(26, "corrnet", kernel_size=3, dilation=1, **TINY)
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(True), run_eagerly=True)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4, 32, 32, 3)).astype("float32")
+    before = np.linalg.norm(model.get_layer("res2_block1_2s_conv").kernel)
+    model.fit(x, np.array([0, 1, 2, 0, 1, 2]), batch_size=2, epochs=1, shuffle=False, verbose=0)
+    assert np.linalg.norm(model.get_layer("res2_block1_2s_conv").kernel) > 10 * before
+    names = [f"corr{stage}_correlation" for stage in (2, 3, 4)]
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names + ["logits"]])
+    *corr, logits = (np.asarray(out) for out in probe(x[:2], training=False))
+    for name, out in zip(names, corr, strict=True):
+        bound = np.abs(np.asarray(model.get_layer(name).kernel)).max()
+        assert np.isfinite(out).all() and np.abs(out).max() <= bound * (1 + 1e-5), name
+    assert np.isfinite(logits).all()
+
+
 def test_save_and_load_roundtrip():
     model = correlation_net(26, "corrnet", **TINY)
     x = np.random.default_rng(1).uniform(size=(1, 4, 32, 32, 3)).astype("float32")
