@@ -92,10 +92,10 @@ def motion_videos(root, groups, num_frames, width, height):
             np.array(test.paths, dtype=object), np.asarray(test.labels))
 
 
-def estimator(variant, settings, seed):
+def estimator(variant, settings, seed, verbose=0):
     from actionzoo import CorrelationNet
 
-    kwargs = dict(settings, random_state=seed)
+    kwargs = dict(settings, random_state=seed, verbose=verbose)
     if variant == "corrnet_raw":
         return CorrelationNet(variant="corrnet", normalize_correlation=False, **kwargs)
     return CorrelationNet(variant=variant, **kwargs)
@@ -118,7 +118,7 @@ def compare(args):
         for seed in args.seeds:
             for variant in args.variants:
                 start = time.perf_counter()
-                clf = estimator(variant, settings, seed).fit(X_train, y_train)
+                clf = estimator(variant, settings, seed, args.verbose).fit(X_train, y_train)
                 row = dict(variant=variant, seed=seed, test=clf.score(X_test, y_test),
                            reversed=clf.score(reversed_test, y_test),
                            loss=clf.history_["loss"], seconds=time.perf_counter() - start)
@@ -206,6 +206,7 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--width", type=float, default=None)
+    parser.add_argument("--verbose", type=int, default=0, help="estimator verbosity")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     args = parser.parse_args(argv)
     if args.quick:

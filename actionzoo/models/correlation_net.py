@@ -3,6 +3,7 @@ import keras
 
 from actionzoo.layers.correlation import Correlation
 from actionzoo.models.resnet3d import _conv_bn
+from actionzoo.models.video_resnet import video_resnet
 
 _BLOCKS = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 _VARIANTS = ("corrnet", "r2plus1d", "r2d")
@@ -199,3 +200,80 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     x = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, x, name=name or f"{variant}_{depth}")
+
+
+#: Stages of a video ResNet that get a correlation block, as in CorrNet (paper Sec. 4).
+_PRETRAINED_CORRELATION_STAGES = (2, 3, 4)
+
+
+def correlation_video_resnet(architecture="r2plus1d_18", clip_length=16, input_size=112,
+                             num_classes=400, kernel_size=7, dilation=2, group_size=32,
+                             learnable=True, normalize_correlation=True, include_top=True,
+                             dropout=0.0, weights_from=None, name=None):
+    """A video ResNet with CorrNet's correlation-sum blocks after res2, res3 and res4.
+
+    Our extension, not the paper's: Wang et al. train CorrNet from scratch
+    and publish no weights for its CorrNet-26 backbone. Here the backbone is
+    torchvision's R(2+1)D-18 or VMZ's R(2+1)D-34
+    (:func:`actionzoo.models.video_resnet`, whose converted Kinetics / IG-65M
+    weights exist), and a correlation-sum block (1x1x1 conv + BN + ReLU ->
+    ``Correlation`` -> 1x1x1 conv + BN, added to the stage output, ReLU; the
+    block of :func:`correlation_net`) follows each of res2..res4. The block
+    keeps the stage's width (64, 128, 256 channels, the correlation widths
+    of CorrNet-26) because the basic blocks of these ResNets have no 4x
+    expansion to reduce from. Its restore BN starts with gamma = beta = 0, so
+    every block adds 0 to a stage output that is already post-ReLU: the
+    network computes exactly the plain backbone's function until training
+    moves the gammas.
+
+    Parameters
+    ----------
+    architecture : {"r2plus1d_18", "r2plus1d_34", "r3d_18", "mc3_18"}
+        The backbone (see :func:`actionzoo.models.video_resnet`).
+    clip_length, input_size, num_classes, include_top, dropout
+        As for :func:`actionzoo.models.video_resnet`.
+    kernel_size, dilation, group_size, learnable, normalize_correlation
+        The correlation's settings, as for :func:`correlation_net`.
+    weights_from : keras.Model, optional
+        A plain ``video_resnet`` of the same architecture (e.g. converted
+        pretrained weights, ``actionzoo.convert.convert_checkpoint``) whose
+        weights are copied by layer name.
+    name : str, optional
+        Model name (default ``"corr_" + architecture``).
+
+    Returns
+    -------
+    keras.Model
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain = video_resnet("r2plus1d_18", clip_length=4, input_size=32, num_classes=5)
+    >>> model = correlation_video_resnet("r2plus1d_18", clip_length=4, input_size=32,
+    ...                                  num_classes=5, kernel_size=3, weights_from=plain)
+    >>> x = np.random.default_rng(0).normal(size=(1, 4, 32, 32, 3)).astype("float32")
+    >>> bool(np.allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0), atol=1e-5))
+    True
+    """
+    corr_kwargs = dict(kernel_size=kernel_size, dilation=dilation, group_size=group_size,
+                       learnable=learnable, normalize=normalize_correlation)
+
+    def add_correlation(x, stage):
+        if stage not in _PRETRAINED_CORRELATION_STAGES:
+            return x
+        if x.shape[-1] % group_size:
+            raise ValueError(f"group_size={group_size} must divide the width {x.shape[-1]} "
+                             f"of res{stage}")
+        return _correlation_block(x, x.shape[-1], "sum", corr_kwargs, f"corr{stage}")
+
+    model = video_resnet(architecture, clip_length=clip_length, input_size=input_size,
+                         num_classes=num_classes, include_top=include_top, dropout=dropout,
+                         stage_hook=add_correlation, name=name or f"corr_{architecture}")
+    for stage in _PRETRAINED_CORRELATION_STAGES:
+        bn = model.get_layer(f"corr{stage}_restore_bn")
+        bn.gamma.assign(keras.ops.zeros_like(bn.gamma))
+    if weights_from is not None:
+        for layer in weights_from.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+    return model

@@ -5,9 +5,11 @@ import tempfile
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from actionzoo.layers.correlation import Correlation
-from actionzoo.models.correlation_net import correlation_net
+from actionzoo.models.correlation_net import correlation_net, correlation_video_resnet
+from actionzoo.models.video_resnet import video_resnet
 
 TINY = dict(clip_length=4, input_size=32, num_classes=3, width=0.125, group_size=8)
 
@@ -178,3 +180,45 @@ def test_save_and_load_roundtrip():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         correlation_net(**{**TINY, **kwargs})
+
+
+def _randomize_batchnorm(model, seed):
+    """Non-trivial BN statistics and affine parameters (a pretrained-like backbone)."""
+    rng = np.random.default_rng(seed)
+    for layer in _layers(model, keras.layers.BatchNormalization):
+        gamma, beta, mean, var = layer.get_weights()
+        layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                           rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
+
+
+@pytest.mark.parametrize("architecture", ["r2plus1d_18", "r2plus1d_34"])
+def test_correlation_video_resnet_starts_as_the_plain_backbone(architecture):
+    """Zero-gamma restore BN: the pretrained backbone's logits, to 1e-5, at init;
+    the blocks sit after res2..res4 and their gammas get a gradient."""
+    keras.utils.set_random_seed(0)
+    plain = video_resnet(architecture, clip_length=4, input_size=32, num_classes=5)
+    _randomize_batchnorm(plain, 0)
+    model = correlation_video_resnet(architecture, clip_length=4, input_size=32, num_classes=5,
+                                     kernel_size=3, weights_from=plain)
+    corr = {layer.name: layer.input.shape[-1] for layer in _layers(model, Correlation)}
+    assert corr == {"corr2_correlation": 64, "corr3_correlation": 128,
+                    "corr4_correlation": 256}
+    names = [layer.name for layer in model.layers]
+    last = {"r2plus1d_18": (2, 2, 2), "r2plus1d_34": (3, 4, 6)}[architecture]
+    for stage, n in zip((2, 3, 4), last, strict=True):
+        assert names.index(f"conv{stage}_block{n}_out") < names.index(f"corr{stage}_reduce_conv")
+        assert names.index(f"corr{stage}_out") < names.index(f"conv{stage + 1}_block1_add")
+    x = np.random.default_rng(1).normal(size=(2, 4, 32, 32, 3)).astype("float32")
+    expected = np.asarray(plain(x, training=False))
+    np.testing.assert_allclose(np.asarray(model(x, training=False)), expected,
+                               rtol=1e-5, atol=1e-5)
+    gammas = [model.get_layer(f"corr{s}_restore_bn").gamma for s in (2, 3, 4)]
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(keras.ops.square(model(x, training=True)))
+    grads = tape.gradient(loss, gammas)
+    assert all(np.abs(np.asarray(g)).max() > 0 for g in grads)
+
+
+def test_correlation_video_resnet_bad_group_size():
+    with pytest.raises(ValueError, match="group_size=48 must divide the width 64 of res2"):
+        correlation_video_resnet("r2plus1d_18", clip_length=4, input_size=32, group_size=48)
