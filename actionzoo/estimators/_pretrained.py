@@ -112,6 +112,10 @@ class PretrainedWeightsMixin:
                 f"weights={name!r}, ...) to take the weights' architecture and input")
         return info
 
+    def _fresh_layers(self):
+        """Name prefixes of layers the weights do not cover (blocks added to their network)."""
+        return ()
+
     def _pixel_statistics(self):
         """Pixel ``(mean, std)`` of the network input: the weights entry's, else the defaults.
 
@@ -141,7 +145,8 @@ class PretrainedWeightsMixin:
         model = build()
         if info is not None:
             load_pretrained_weights(model, info, getattr(self, "classes_", None),
-                                    path=None if name is not None else self.weights)
+                                    path=None if name is not None else self.weights,
+                                    fresh=self._fresh_layers())
         elif self.weights is not None:
             load_initial_weights(model, self.weights)
         return model
@@ -263,7 +268,7 @@ def _pretrained_architecture(cls, info):
     return arch
 
 
-def load_pretrained_weights(model, info, classes=None, path=None):
+def load_pretrained_weights(model, info, classes=None, path=None, fresh=()):
     """Initialise ``model`` from the registry weights ``info``, for fine-tuning.
 
     The file is found, downloaded if needed and verified by
@@ -273,7 +278,7 @@ def load_pretrained_weights(model, info, classes=None, path=None):
     layers are copied by name. The classifier (``"logits"``) is kept only
     when ``classes`` (the estimator's ``classes_``) are the weights' class
     names, its columns reordered to ``classes``; otherwise it stays freshly
-    initialised.
+    initialised, as do the layers named with a ``fresh`` prefix.
     """
     from actionzoo import weights as registry
 
@@ -286,7 +291,7 @@ def load_pretrained_weights(model, info, classes=None, path=None):
         source.load_weights(os.fspath(path))
     logits = model.get_layer("logits")
     initial = logits.get_weights()
-    transfer_layer_weights(source, model, skip=("logits",))
+    transfer_layer_weights(source, model, skip=("logits",), fresh=fresh)
     logits.set_weights(initial)
     names = [] if classes is None else [str(c) for c in np.asarray(classes).tolist()]
     if sorted(names) == sorted(info.classes) and len(names) == len(set(names)):
@@ -319,17 +324,19 @@ def load_initial_weights(model, weights):
     return model
 
 
-def transfer_layer_weights(source, target, skip=()):
+def transfer_layer_weights(source, target, skip=(), fresh=()):
     """Copy weights layer by layer (matched by name) from ``source`` to ``target``.
 
-    Layers named in ``skip`` are copied only when their shapes match.
-    Raises ``ValueError`` naming the layers of ``target`` with weights that
+    Layers named in ``skip`` are copied only when their shapes match;
+    layers whose names start with a prefix in ``fresh`` (blocks the source
+    network does not have) keep their initial weights. Raises
+    ``ValueError`` naming the other layers of ``target`` with weights that
     found no counterpart.
     """
     by_name = {layer.name: layer for layer in source.layers}
     missing = []
     for layer in target.layers:
-        if not layer.weights:
+        if not layer.weights or layer.name.startswith(tuple(fresh)):
             continue
         src = by_name.get(layer.name)
         shapes = [tuple(w.shape) for w in layer.weights]

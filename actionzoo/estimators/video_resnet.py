@@ -1,10 +1,10 @@
 """VideoResNetClassifier: R3D-18, MC3-18, R(2+1)D-18/34 on RGB clips (Tran et al. 2018)."""
-from numbers import Real
+from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from actionzoo.estimators._clip_base import ClipClassifierBase
-from actionzoo.models import video_resnet
+from actionzoo.models import correlation_video_resnet, video_resnet
 
 # torchvision's Kinetics-400 input statistics (the converted checkpoints' normalisation)
 _KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
@@ -28,9 +28,22 @@ class VideoResNetClassifier(ClipClassifierBase):
     views. Pixels are normalised with the weights' mean and std
     (torchvision's Kinetics statistics by default).
 
+    With ``correlation=True`` the network is CorrNet's extension to these
+    backbones (:func:`actionzoo.models.correlation_video_resnet`): a
+    correlation-sum block after res2, res3 and res4 whose restore BN starts
+    at zero gamma, so fine-tuning starts exactly from the pretrained
+    backbone's function (our extension: the paper trains CorrNet from
+    scratch and publishes no weights).
+
     Parameters
     ----------
     architecture : {"r3d_18", "mc3_18", "r2plus1d_18", "r2plus1d_34"}, default="r2plus1d_18"
+    correlation : bool, default=False
+        Insert correlation-sum blocks (kernel 7, dilation 2, groups of
+        ``group_size`` channels) after res2-res4; the registry weights fill
+        the backbone, the blocks start at zero contribution.
+    group_size : int, default=32
+        Correlation group size (must divide 64).
     dropout : float, default=0.0
         Dropout before the classifier (the published networks have none).
     weights : str or path-like, default=None
@@ -85,12 +98,14 @@ class VideoResNetClassifier(ClipClassifierBase):
     ...                             random_state=0).fit(X, y)
     >>> clf.predict_proba(X).shape, clf.transform(X).shape
     ((4, 2), (4, 512))
-    >>> kinetics = VideoResNetClassifier.from_pretrained("r2plus1d_18.kinetics400")  # doctest: +SKIP
+    >>> k400 = VideoResNetClassifier.from_pretrained("r2plus1d_18.kinetics400")  # doctest: +SKIP
     """
 
     _parameter_constraints = {
         **ClipClassifierBase._parameter_constraints,
         "architecture": [StrOptions({"r3d_18", "mc3_18", "r2plus1d_18", "r2plus1d_34"})],
+        "correlation": ["boolean"],
+        "group_size": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
     }
     _default_optimizer_kwargs = {"sgd": {"momentum": 0.9, "weight_decay": 1e-4}}
@@ -99,7 +114,8 @@ class VideoResNetClassifier(ClipClassifierBase):
     _pixel_mean = _KINETICS_MEAN
     _pixel_std = _KINETICS_STD
 
-    def __init__(self, architecture="r2plus1d_18", dropout=0.0, weights=None, clip_length=16,
+    def __init__(self, architecture="r2plus1d_18", correlation=False, group_size=32,
+                 dropout=0.0, weights=None, clip_length=16,
                  frame_stride=1, crop_size=112, short_side=128, flip=True, test_clips=5,
                  test_crops=1, optimizer="sgd", learning_rate=0.01, optimizer_kwargs=None,
                  lr_schedule="cosine", warmup_epochs=1, epochs=10, batch_size=8,
@@ -107,6 +123,8 @@ class VideoResNetClassifier(ClipClassifierBase):
                  warm_start=False, temporal_center=False, on_error="raise", num_workers=0,
                  random_state=None, verbose=0, distribution=None, checkpoint_dir=None):
         self.architecture = architecture
+        self.correlation = correlation
+        self.group_size = group_size
         self.dropout = dropout
         self.weights = weights
         self.clip_length = clip_length
@@ -152,6 +170,12 @@ class VideoResNetClassifier(ClipClassifierBase):
         return self._fit_clips(X, y, sample_weight)
 
     def _build_backbone(self, n_classes):
-        return video_resnet(self.architecture, clip_length=self.clip_length,
-                            input_size=self.crop_size, num_classes=n_classes,
-                            dropout=self.dropout)
+        kwargs = dict(clip_length=self.clip_length, input_size=self.crop_size,
+                      num_classes=n_classes, dropout=self.dropout)
+        if self.correlation:
+            return correlation_video_resnet(self.architecture, group_size=self.group_size,
+                                            **kwargs)
+        return video_resnet(self.architecture, **kwargs)
+
+    def _fresh_layers(self):
+        return ("corr2_", "corr3_", "corr4_") if self.correlation else ()

@@ -266,3 +266,12 @@ def test_video_resnet_from_a_converted_checkpoint_equals_pytorch(env, tmp_path):
     order = [["walk", "jump", "clap"].index(c) for c in clf.classes_]
     np.testing.assert_allclose(clf.predict_proba(X), expected[:, order], rtol=1e-4, atol=1e-6)
     assert (tmp_path / "home" / "weights" / "mc3.test.weights.h5").is_file()
+
+    # CorrNet on the pretrained backbone: zero-gamma blocks, so the same function at first
+    corr = VideoResNetClassifier.from_pretrained("mc3.test", correlation=True, group_size=16)
+    assert corr.model_.get_layer("corr3_restore_bn").get_weights()[0].max() == 0.0
+    np.testing.assert_allclose(corr.predict_proba(X), expected[:, order], rtol=1e-4, atol=1e-6)
+    y = np.array(["a", "b"])
+    corr.set_params(epochs=1, batch_size=2, learning_rate=0.05, random_state=0).fit(X, y)
+    assert corr.predict_proba(X).shape == (2, 2)
+    assert np.abs(corr.model_.get_layer("corr3_restore_bn").get_weights()[0]).max() > 0.0
