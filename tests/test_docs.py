@@ -71,6 +71,10 @@ def test_api_reference_has_every_estimator_with_its_signature(site):
 API_ANCHORS = (
     ("api/layers/index.html", "actionzoo.layers.Correlation"),
     ("api/models/index.html", "actionzoo.models.correlation_net.correlation_net"),
+    ("api/models/index.html", "actionzoo.models.video_resnet.video_resnet"),
+    ("api/models/index.html", "actionzoo.models.efficientnet_lite.efficientnet_lite0"),
+    ("api/convert/index.html", "actionzoo.convert.convert_checkpoint"),
+    ("api/convert/index.html", "actionzoo.convert.SOURCE_PREPROCESSING"),
     ("api/data/index.html", "actionzoo.data.datasets.load_ucf101"),
     ("api/weights/index.html", "actionzoo.weights.load_pretrained"),
     ("api/metrics/index.html", "actionzoo.metrics.top_k_accuracy"),

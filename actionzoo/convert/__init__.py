@@ -39,6 +39,7 @@ _FAMILIES = {
     "efficientnet_lite0": (efficientnet, "_fc"),
 }
 ARCHITECTURES = tuple(_FAMILIES)
+"""Names :func:`convert_checkpoint` accepts as ``architecture``."""
 
 _KINETICS_TORCHVISION = {  # torchvision video classification reference: resize 128x171, crop 112
     "mean": (0.43216, 0.394666, 0.37645), "std": (0.22803, 0.22145, 0.216989),
@@ -61,6 +62,8 @@ SOURCE_PREPROCESSING = {
     "efficientnet_lite0": {"mean": (127 / 255,) * 3, "std": (128 / 255,) * 3,
                            "input_size": 224, "clip_length": None},
 }
+"""architecture -> the source's input: ``mean``, ``std`` (per RGB channel, of pixels / 255),
+``input_size`` (square crop, pixels) and ``clip_length`` (frames; None for an image network)."""
 
 
 def convert_checkpoint(path, architecture, **builder_kwargs):

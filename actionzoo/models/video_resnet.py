@@ -51,7 +51,7 @@ def video_resnet(architecture="r2plus1d_18", clip_length=16, input_size=112, num
     """Build R3D-18, MC3-18, R(2+1)D-18 (torchvision) or R(2+1)D-34 (VMZ / IG-65M).
 
     Channels-last input ``(batch, clip_length, H, W, 3)``, normalised as the
-    source expects (see ``actionzoo.convert.SOURCE_PREPROCESSING``). No max
+    source expects (see :data:`actionzoo.convert.SOURCE_PREPROCESSING`). No max
     pool; four stages res2..res5 of basic blocks (widths 64-128-256-512, the
     first block of res3..res5 strides 2), each conv followed by BN, the
     residual added before the ReLU, a 1x1x1 conv + BN shortcut where shapes

