@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 _ESTIMATORS = (
     "CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion",
-    "MultiStreamGRU", "STCNet", "STFN", "TwoStreamFeatures",
+    "MultiStreamGRU", "STCNet", "STFN", "TwoStreamFeatures", "VideoResNetClassifier",
 )
 
 __all__ = [*_ESTIMATORS, "__version__"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["non_negative_int", "positive_float", "positive_int"]
+__all__ = ["non_negative_int", "positive_float", "positive_int", "workers"]
 
 
 def _integer(text):
@@ -41,6 +41,14 @@ def non_negative_int(text):
     value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def workers(text):
+    """A number of worker processes: >= 1, 0 for threads in this process, -1 for one per core."""
+    value = _integer(text)
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"must be -1, 0 or a positive integer, got {text!r}")
     return value
 
 

@@ -32,7 +32,6 @@ corrnet26.demo     correlation_net       10  1.64 MB  shipped  Tiny CorrNet-26 (
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import shutil
@@ -40,7 +39,7 @@ import sys
 import textwrap
 import warnings
 
-from actionzoo.argtypes import non_negative_int, positive_int
+from actionzoo.argtypes import non_negative_int, positive_int, workers
 
 __all__ = ["main", "build_parser"]
 
@@ -77,31 +76,55 @@ def _load_split(args):
                   annotation_dir=args.annotation_dir)
 
 
-def _check_video_file(path):
-    """Raise a clear error for a missing, directory or empty ``path``."""
+def _unreadable_reason(path):
+    """Why ``path`` cannot be a video file (a directory, missing, empty), or None."""
     if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "a directory, not a video file", path)
+        return "a directory, not a video file"
     if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "no such video file", path)
+        return "no such video file"
     if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty (0 bytes), not a video")
+        return "empty (0 bytes), not a video"
+    return None
 
 
-def _video_probabilities(model, info, paths, num_clips, crops, verbose):
-    """Yield ``(path, class probabilities)`` per video: softmax averaged over views."""
+def _video_probabilities(args, paths):
+    """``(estimator, kept paths, class probabilities)`` of ``args.weights`` on ``paths``.
+
+    The estimator is :func:`actionzoo.estimators.pretrained.from_pretrained`
+    (its test views, decoding and normalisation); ``--clips``/``--crops``
+    replace the entry's views, ``--num-workers`` decodes in processes. With
+    ``--skip-bad`` files that cannot be opened as video (missing, not a
+    media container, no video stream) are left out, one
+    line on stderr each; otherwise the first one is an error naming it.
+    """
+    from actionzoo.data.video import video_info
+    from actionzoo.estimators.pretrained import from_pretrained
+
+    overrides = {"num_workers": args.num_workers, "verbose": 0}
+    if args.clips is not None:
+        overrides["test_clips"] = args.clips
+    if args.crops is not None:
+        overrides["test_crops"] = args.crops
+    estimator = from_pretrained(args.weights, **overrides)
+    kept = []
+    for path in paths:
+        reason = _unreadable_reason(path)
+        if reason is None:
+            try:
+                video_info(path)  # opens the container: unreadable files are caught here
+            except (OSError, ValueError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+        if reason is not None:
+            if not args.skip_bad:
+                raise ValueError(f"{path}: {reason}") from None
+            print(f"actionzoo: skipped {path}: {reason}", file=sys.stderr)
+            continue
+        kept.append(os.fspath(path))
+    if not kept:
+        raise ValueError("no readable video left to classify")
     import numpy as np
-    from tqdm.auto import tqdm
 
-    from actionzoo.metrics import aggregate_clips, softmax
-
-    prep = info.preprocessing
-    loader = prep.loader(num_clips=num_clips, crops=crops)
-    for path in tqdm(paths, desc="videos", unit="video", disable=not verbose, file=sys.stderr):
-        _check_video_file(path)
-        rgb = loader(path)[prep.modality]
-        views = rgb if rgb.ndim == 5 else rgb[None]
-        logits = np.asarray(model.predict_on_batch(prep.normalize(views)))
-        yield path, aggregate_clips(softmax(logits)[None])[0]
+    return estimator, kept, estimator.predict_proba(np.asarray(kept, dtype=object))
 
 
 # -- commands ----------------------------------------------------------------------
@@ -164,7 +187,8 @@ def _weights_verify(args):
 
     for item in args.items:
         info = weights.verify(item)
-        print(f"{item}: OK ({info.name}, sha256 {info.sha256})")
+        what = f"sha256 {info.sha256}" if info.sha256 else "sha256 of its conversion record"
+        print(f"{item}: OK ({info.name}, {what})")
     return 0
 
 
@@ -175,6 +199,16 @@ def _weights_convert_vggish(args):
     path = convert_vggish_checkpoint(args.checkpoint, args.output)
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
     print(f"sha256 {sha256sum(path)}")
+    return 0
+
+
+def _weights_convert(args):
+    from actionzoo.convert import convert_checkpoint, save_converted
+
+    model = convert_checkpoint(args.source, args.architecture)
+    digest = save_converted(model, args.output)
+    print(f"wrote {args.output} ({os.path.getsize(args.output)} bytes)")
+    print(f"sha256 {digest}")
     return 0
 
 
@@ -211,17 +245,14 @@ def _flops(args):
 
 
 def _predict(args):
-    from actionzoo import weights
-
-    info = weights.pretrained_info(args.weights)
-    k = min(args.top_k, len(info.classes))
-    model = weights.load_pretrained(args.weights, verbose=not args.quiet)
+    estimator, paths, probabilities = _video_probabilities(args, args.videos)
+    classes = estimator.classes_.tolist()
+    k = min(args.top_k, len(classes))
     results = []
-    for path, probs in _video_probabilities(model, info, args.videos, args.clips, args.crops,
-                                            verbose=not args.quiet and len(args.videos) > 1):
+    for path, probs in zip(paths, probabilities, strict=True):
         order = probs.argsort()[::-1][:k]
         results.append({"video": path, "predictions": [
-            {"label": info.classes[i], "probability": round(float(probs[i]), 6)} for i in order]})
+            {"label": classes[i], "probability": round(float(probs[i]), 6)} for i in order]})
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -237,35 +268,36 @@ def _evaluate(args):
     from sklearn.metrics import confusion_matrix
 
     from actionzoo import weights
+    from actionzoo.estimators._pretrained import weights_entry
     from actionzoo.metrics import mean_class_accuracy, top_k_accuracy
     from actionzoo.plots import save_confusion_matrix
 
-    info = weights.pretrained_info(args.weights)
+    info = weights_entry(args.weights) or weights.pretrained_info(args.weights)
     split = _load_split(args)
     unknown = [c for c in split.classes if c not in info.classes]
     if unknown:
         raise ValueError(f"{args.root}: classes {unknown} are not among the {len(info.classes)} "
                          f"classes of {args.weights}")
-    to_model = np.array([info.classes.index(c) for c in split.classes])
-    y = to_model[split.labels]
     paths = split.paths if args.limit is None else split.paths[:args.limit]
-    y = y[:len(paths)]
-    model = weights.load_pretrained(args.weights, verbose=not args.quiet)
-    probs = np.stack([p for _, p in _video_probabilities(model, info, paths, args.clips,
-                                                         args.crops, not args.quiet)])
+    label_of = dict(zip(map(os.fspath, paths), np.asarray(split.classes)[split.labels],
+                        strict=False))
+    estimator, kept, probs = _video_probabilities(args, paths)
+    classes = estimator.classes_.tolist()
+    y = np.array([classes.index(label_of[p]) for p in kept])
     pred = probs.argmax(1)
-    n = len(info.classes)
+    n = len(classes)
     cm = confusion_matrix(y, pred, labels=np.arange(n))
-    result = {"weights": args.weights, "dataset": args.dataset, "root": os.fspath(args.root),
-              "videos": len(paths), "top1": top_k_accuracy(y, probs, 1),
+    result = {"weights": os.fspath(args.weights), "dataset": args.dataset,
+              "root": os.fspath(args.root), "videos": len(kept),
+              "skipped": len(paths) - len(kept), "top1": top_k_accuracy(y, probs, 1),
               "top5": top_k_accuracy(y, probs, min(5, n)),
               "mean_class_accuracy": mean_class_accuracy(y, pred),
-              "classes": list(info.classes), "confusion_matrix": cm.tolist()}
+              "classes": classes, "confusion_matrix": cm.tolist()}
     if args.dataset != "folder":
         result.update(split=args.split, subset=args.subset)
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, "confusion_matrix.png")
-    save_confusion_matrix(cm, info.classes, png,
+    save_confusion_matrix(cm, classes, png,
                           title=f"{args.weights} on {args.root} ({len(paths)} videos): "
                                 f"top-1 accuracy {result['top1']:.3f}, top-5 {result['top5']:.3f}, "
                                 f"mean class accuracy {result['mean_class_accuracy']:.3f}")
@@ -274,7 +306,7 @@ def _evaluate(args):
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"videos: {len(paths)}")
+        print(f"videos: {len(kept)}")
         print(f"top-1 accuracy:      {result['top1']:.4f}")
         print(f"top-5 accuracy:      {result['top5']:.4f}")
         print(f"mean class accuracy: {result['mean_class_accuracy']:.4f}")
@@ -382,6 +414,11 @@ def _add_view_args(p):
                    help="clips per video (default: the weights' setting)")
     p.add_argument("--crops", type=int, choices=(1, 3, 10), help="crops per clip (default: "
                                                                  "the weights' setting)")
+    p.add_argument("--num-workers", type=workers, default=0, metavar="N",
+                   help="decoding processes (-1: one per core; default: %(default)s)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="leave out files that cannot be opened as video (one line each on "
+                        "stderr) instead of stopping")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -425,6 +462,17 @@ def build_parser():
                                                             "vggish_model.ckpt")
     p.add_argument("output", metavar="OUTPUT.weights.h5")
     p.set_defaults(func=_weights_convert_vggish, command_parser=p)
+    p = wsub.add_parser("convert", help="convert a PyTorch checkpoint to Keras weights",
+                        description="Read a .pth/.pt checkpoint without PyTorch (restricted "
+                                    "unpickler), load it into the actionzoo model of "
+                                    "ARCHITECTURE and write OUTPUT.weights.h5; prints its "
+                                    "sha256.")
+    p.add_argument("architecture", metavar="ARCHITECTURE",
+                   help="r3d_18, mc3_18, r2plus1d_18, r2plus1d_34, hara_resnet18/34/50/101, "
+                        "hara_resnext101 or efficientnet_lite0")
+    p.add_argument("source", metavar="SOURCE", help="the PyTorch checkpoint")
+    p.add_argument("output", metavar="OUTPUT.weights.h5")
+    p.set_defaults(func=_weights_convert, command_parser=p)
 
     p = sub.add_parser("flops", help="multiply-adds and parameters of a model",
                        description="Build a model (registry name, e.g. corrnet26.demo, or an "
@@ -443,7 +491,8 @@ def build_parser():
                                    "over the test views.")
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--weights", required=True, metavar="NAME", help="registry name (see "
-                   "`actionzoo weights list`)")
+                   "`actionzoo weights list`) or a weights file named after one "
+                   "(NAME.weights.h5, NAME.keras)")
     p.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="labels per video "
                    "(default: %(default)s)")
     p.add_argument("--json", action="store_true", help="JSON output")

@@ -74,7 +74,8 @@ MODELS = {
     "corrnet26.demo": {
         "architecture": {"builder": "correlation_net", "kwargs": dict(
             depth=26, variant="corrnet", clip_length=8, input_size=48,
-            num_classes=len(CLASSES), width=0.125, group_size=8)},
+            num_classes=len(CLASSES), width=0.125, group_size=8,
+            normalize_correlation=False)},
         "description": "Tiny CorrNet-26 (width x0.125, 8x48x48 clips) trained from scratch on "
                        "the synthetic demo dataset (split 1, 10 motion classes). Demo weights, "
                        "not a paper result.",

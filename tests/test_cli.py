@@ -30,8 +30,7 @@ def dataset(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTIONZOO_HOME", str(tmp_path / "home"))
+def _isolated_home(actionzoo_home, monkeypatch):
     monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")  # the CLI tests never use the network
     for var in ("ACTIONZOO_WEIGHTS_URL", "ACTIONZOO_MANIFEST"):
         monkeypatch.delenv(var, raising=False)

@@ -11,6 +11,7 @@ import json
 import os
 
 import cv2
+import numpy as np
 import pytest
 
 from actionzoo.cli import main
@@ -90,6 +91,18 @@ def test_every_model_has_a_row_with_accuracies_in_0_1(demo_run):
     assert json.loads(json.dumps(report)) == report
     assert set(report["curves"]) >= {"CorrelationNet (CorrNet-26)", "STFN",
                                      "MultiStreamGRU spatial"}
+
+
+def test_report_shows_a_from_pretrained_prediction_equal_to_the_estimators(demo_run):
+    from actionzoo import CorrelationNet
+
+    report_dir = demo_run[3]
+    pre = json.loads((report_dir / "results.json").read_text())["pretrained_prediction"]
+    clf = CorrelationNet.from_pretrained(pre["weights"], test_clips=1)
+    proba = clf.predict_proba(np.asarray([pre["video"]], dtype=object))[0]
+    assert pre["label"] == clf.classes_[proba.argmax()]
+    assert pre["probability"] == pytest.approx(proba.max(), abs=1e-4)
+    assert f"**{pre['label']}**" in (report_dir / "results.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["confusion_matrix.png", "training_curves.png"])

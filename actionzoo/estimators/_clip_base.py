@@ -17,7 +17,9 @@ array is treated exactly like a decoded file:
   embeddings) are averaged over these views.
 
 Pixels enter the network as ``(x / 255 - 0.45) / 0.225``, or temporally
-centred (``temporal_center``).
+centred (``temporal_center``): the estimator's
+:class:`~actionzoo.weights.Preprocessing` (``_preprocessing()``) describes
+the test views and the normalisation, as a registry entry's does.
 """
 import math
 import os
@@ -33,31 +35,39 @@ from actionzoo._sklearn_compat import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from actionzoo.data import (
-    ClipLoader, DenseClipSampler, ResizeShortSide, SkipLog, UniformClipSampler,
-    eval_transform, make_dataset, train_transform)
+    ClipLoader, DenseClipSampler, ResizeShortSide, SkipLog, eval_transform, make_dataset,
+    train_transform)
 from actionzoo.data.video import check_media_file
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches
+from actionzoo.estimators._pretrained import PretrainedWeightsMixin
+from actionzoo.weights.preprocessing import Preprocessing
 
 PIXEL_MEAN = 0.45
 PIXEL_STD = 0.225
 
 
-def normalize_pixels(clips, temporal_center=False):
-    """uint8 clips ``(..., T, H, W, 3)`` -> float32 network input.
+def clip_preprocessing(temporal_center=False, pixel_mean=(PIXEL_MEAN,) * 3,
+                       pixel_std=(PIXEL_STD,) * 3, **views):
+    """The :class:`~actionzoo.weights.Preprocessing` of clip-estimator input.
 
-    ``(x / 255 - 0.45) / 0.225``; with ``temporal_center`` each pixel's mean
-    over the clip is subtracted first and the mean offset is not (a static
-    background vanishes and what moves remains, like TSN's RGB difference;
-    the same rule as ``actionzoo.weights.Preprocessing``). NumPy arrays stay
-    NumPy arrays; tensors stay tensors.
+    ``(x / 255 - pixel_mean) / pixel_std`` (CorrelationNet and STCNet:
+    0.45 and 0.225); with ``temporal_center`` each pixel's mean over the clip
+    is subtracted first and the mean offset is not (a static background
+    vanishes and what moves remains, like TSN's RGB difference). ``views``
+    are the sampling fields (``clip_length``, ``stride``, ``input_size``...).
     """
-    numpy = isinstance(clips, np.ndarray)
-    x = clips.astype(np.float32) / 255.0 if numpy else tf.cast(clips, tf.float32) / 255.0
-    if temporal_center:
-        mean = x.mean(axis=-4, keepdims=True) if numpy else tf.reduce_mean(x, -4, keepdims=True)
-        return (x - mean) / PIXEL_STD
-    return (x - PIXEL_MEAN) / PIXEL_STD
+    mean = (0.0,) * 3 if temporal_center else tuple(pixel_mean)
+    return Preprocessing(**{"clip_length": 1, **views}, mean=mean, std=tuple(pixel_std),
+                         temporal_center=temporal_center)
+
+
+def normalize_pixels(clips, temporal_center=False):
+    """uint8 clips ``(..., T, H, W, 3)`` -> float32 input of :func:`clip_preprocessing`.
+
+    NumPy arrays stay NumPy arrays; tensors stay tensors.
+    """
+    return clip_preprocessing(temporal_center).normalize(clips)
 
 
 class _ArrayVideo:
@@ -73,8 +83,8 @@ class _ArrayVideo:
         return clip if short_side is None else ResizeShortSide(short_side)(clip, None)
 
 
-class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                         KerasClassifierBase):
+class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin,
+                         TransformerMixin, KerasClassifierBase):
     """Clip input, view averaging and the learning-rate schedule of clip nets.
 
     Subclasses list the clip hyper-parameters below in their ``__init__``
@@ -132,6 +142,8 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     }
     _parameter_constraints = {**KerasClassifierBase._parameter_constraints,
                               **_clip_parameter_constraints}
+    _pixel_mean = (PIXEL_MEAN,) * 3
+    _pixel_std = (PIXEL_STD,) * 3
 
     # ------------------------------------------------------------------ X
     def _check_X(self, X, *, reset):
@@ -187,10 +199,19 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                           frame_size=frame)
 
     def _test_loader(self):
-        return ClipLoader(
-            UniformClipSampler(self.clip_length, self.frame_stride, num_clips=self.test_clips),
-            eval_transform(self.crop_size, self.short_side, crops=int(self.test_crops)),
-            frame_size=(self.crop_size, self.crop_size))
+        return self._preprocessing().loader()
+
+    def _preprocessing(self):
+        """The :class:`~actionzoo.weights.Preprocessing` of these hyper-parameters.
+
+        Test views from ``test_clips``/``test_crops``, normalisation from
+        ``temporal_center`` and the weights' pixel statistics.
+        """
+        mean, std = self._pixel_statistics()
+        return clip_preprocessing(
+            self.temporal_center, mean, std,
+            clip_length=self.clip_length, stride=self.frame_stride, input_size=self.crop_size,
+            short_side=self.short_side, num_clips=self.test_clips, crops=int(self.test_crops))
 
     def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
         loader = self._train_loader(augment=shuffle)
@@ -199,7 +220,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 seeds = rng.integers(2**31 - 1, size=len(idx))
                 clips = np.stack([loader.load(_ArrayVideo(inputs[i], f"X[{i}]"), int(s))["rgb"]
                                   for i, s in zip(idx, seeds)])
-                return [normalize_pixels(clips, self.temporal_center)]
+                return [self._preprocessing().normalize(clips)]
             return ArrayBatches(make, y, sample_weight, self.batch_size, seed, shuffle=shuffle)
 
         ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
@@ -211,11 +232,11 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self.on_error == "raise":  # every file gives a batch element: length known
             ds = ds.apply(tf.data.experimental.assert_cardinality(
                 math.ceil(len(inputs) / self.batch_size)))
-        center = self.temporal_center
+        normalize = self._preprocessing().normalize
         if sample_weight is None:
-            return ds.map(lambda x, label: (normalize_pixels(x, center), label))
+            return ds.map(lambda x, label: (normalize(x), label))
         weights = tf.constant(sample_weight, tf.float32)
-        return ds.map(lambda x, label: (normalize_pixels(x["rgb"], center), label,
+        return ds.map(lambda x, label: (normalize(x["rgb"]), label,
                                         tf.gather(weights, x["index"])))
 
     # ----------------------------------------------------------------- fit
@@ -254,112 +275,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             self.learning_rate = original
 
     def _build_model(self, inputs, n_classes):
-        name = registry_name(self.weights)
-        info = self._check_pretrained(name) if name is not None else None
-        if info is not None:
-            from actionzoo import weights as registry
-
-            registry.download(info.name, verbose=self.verbose)  # before the build: errors early
-        model = self._build_backbone(n_classes)
-        if info is not None:
-            load_pretrained_weights(model, info, getattr(self, "classes_", None))
-        elif self.weights is not None:
-            load_initial_weights(model, self.weights)
-        return model
-
-    # ------------------------------------------------------ registry weights
-    # Subclasses: the actionzoo.models builder of _build_backbone and the
-    # hyper-parameters that fix the weights, as {estimator param: builder kwarg}.
-    _builder = None
-    _architecture_params = {}
-    # Builder kwargs an estimator may set freely: they change no weight shape
-    # (the networks pool globally) or are replaced in fine-tuning.
-    _free_builder_kwargs = ("num_classes", "input_size", "dropout", "name")
-
-    @classmethod
-    def pretrained_params(cls, name):
-        """Hyper-parameters matching the registry weights ``name``.
-
-        The architecture (the builder's keyword arguments) and the input
-        preprocessing (clip length, stride, crop size, short side, test views,
-        temporal centring) of the entry, as keyword arguments of this
-        estimator. ``Estimator(**Estimator.pretrained_params(name),
-        weights=name, epochs=...)`` fine-tunes from those weights.
-
-        Parameters
-        ----------
-        name : str
-            A name of :func:`actionzoo.weights.list_pretrained`.
-
-        Returns
-        -------
-        dict
-
-        Raises
-        ------
-        ValueError
-            The weights are of another architecture (builder) or use a
-            builder argument this estimator does not expose.
-
-        Examples
-        --------
-        >>> from actionzoo import CorrelationNet
-        >>> params = CorrelationNet.pretrained_params("corrnet26.demo")
-        >>> params["width"], params["clip_length"], params["temporal_center"]
-        (0.125, 8, True)
-        """
-        from actionzoo import weights as registry
-
-        try:
-            info = registry.pretrained_info(name)
-        except registry.UnknownWeightsError as exc:
-            raise ValueError(str(exc)) from None
-        arch = _pretrained_architecture(cls, info)
-        prep = info.preprocessing
-        params = {param: arch[kwarg] for param, kwarg in cls._architecture_params.items()}
-        params.update(clip_length=prep.clip_length, frame_stride=prep.stride,
-                      crop_size=prep.input_size, short_side=prep.short_side,
-                      test_clips=prep.num_clips, test_crops=prep.crops,
-                      temporal_center=prep.temporal_center)
-        return params
-
-    def _check_pretrained(self, name):
-        """The registry entry of ``name`` after checking it fits this estimator.
-
-        Raises ``ValueError`` naming every hyper-parameter whose value
-        differs from the weights' (architecture, clip length, input
-        normalisation); crop size, stride, short side and test views may
-        differ (fine-tuning choices; the networks pool globally).
-        """
-        from actionzoo import weights as registry
-
-        cls = type(self)
-        try:
-            info = registry.pretrained_info(name)
-        except registry.UnknownWeightsError as exc:
-            raise ValueError(f"weights={name!r} is neither a file nor a registry name: "
-                             f"{exc}") from None
-        arch = _pretrained_architecture(cls, info)
-        prep = info.preprocessing
-        wanted = {param: arch[kwarg] for param, kwarg in cls._architecture_params.items()}
-        wanted.update(clip_length=prep.clip_length, temporal_center=prep.temporal_center)
-        mine = {param: _plain(value) for param, value in self.get_params(deep=False).items()}
-        mismatched = [f"{param}={mine[param]!r} (weights: {value!r})"
-                      for param, value in wanted.items() if mine[param] != value]
-        if prep.modality != "rgb":
-            mismatched.append(f"input modality rgb (weights: {prep.modality!r})")
-        mean = (0.0 if prep.temporal_center else PIXEL_MEAN,) * 3
-        if not (np.allclose(prep.mean, mean) and np.allclose(prep.std, (PIXEL_STD,) * 3)):
-            mismatched.append(f"input mean {mean} std {(PIXEL_STD,) * 3} (weights: mean "
-                              f"{tuple(prep.mean)} std {tuple(prep.std)}; this estimator "
-                              f"cannot feed that normalisation)")
-        if mismatched:
-            raise ValueError(
-                f"{cls.__name__}(weights={name!r}): the weights do not fit these "
-                f"hyper-parameters: {'; '.join(mismatched)}. Use "
-                f"{cls.__name__}(**{cls.__name__}.pretrained_params({name!r}), "
-                f"weights={name!r}, ...) to take the weights' architecture and input")
-        return info
+        return self._build_with_weights(lambda: self._build_backbone(n_classes))
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
@@ -371,13 +287,14 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._validate_params()
         inputs = self._check_X(X, reset=False)
         loader = self._test_loader()
+        normalize = self._preprocessing().normalize
         views = loader.num_views
         per_batch = max(1, self.batch_size // views)
 
         def run(clips):
             clips = np.asarray(clips).reshape((-1,) + tuple(model.input_shape[1:]))
             # an eager call: no tf.function retraced per fitted model
-            out = model(normalize_pixels(clips, self.temporal_center), training=False)
+            out = model(normalize(clips), training=False)
             out = keras.ops.convert_to_numpy(out)
             return out.reshape(-1, views, out.shape[-1])
 
@@ -459,119 +376,3 @@ class _file_errors_as_value_errors:
 
 
 _DATA_ERROR = re.compile(r"(DataError|DecodeError|FrameCountError): ([^\n]+)")
-
-
-def registry_name(weights):
-    """``weights`` if it names registry weights rather than a file, else ``None``.
-
-    A string without a path separator that does not end in ``.keras`` or
-    ``.h5`` is a registry name (``"corrnet26.demo"``); write ``./name`` for a
-    file of such a name.
-    """
-    if not isinstance(weights, str) or os.sep in weights or "/" in weights:
-        return None
-    return None if weights.endswith((".keras", ".h5")) else weights
-
-
-def _plain(value):
-    """Hyper-parameter value comparable with its JSON form (tuples as lists)."""
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def _pretrained_architecture(cls, info):
-    """Builder kwargs of ``info`` with the builder's defaults filled in; checks the builder."""
-    import inspect
-
-    from actionzoo import models
-
-    builder = info.architecture["builder"]
-    if builder != cls._builder:
-        raise ValueError(f"{cls.__name__} cannot use weights {info.name!r}: they are of a "
-                         f"{builder!r} model, {cls.__name__} builds {cls._builder!r}")
-    defaults = {k: p.default for k, p in
-                inspect.signature(getattr(models, builder)).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    arch = {**defaults, **info.architecture["kwargs"]}
-    arch = {k: _plain(v) for k, v in arch.items()}
-    exposed = set(cls._architecture_params.values()) | set(cls._free_builder_kwargs)
-    hidden = [f"{k}={v!r}" for k, v in info.architecture["kwargs"].items()
-              if k not in exposed and k in defaults and _plain(v) != _plain(defaults[k])]
-    if hidden:
-        raise ValueError(f"{cls.__name__} cannot use weights {info.name!r}: they were built "
-                         f"with {', '.join(hidden)}, which {cls.__name__} does not expose")
-    return arch
-
-
-def load_pretrained_weights(model, info, classes=None):
-    """Initialise ``model`` from the registry weights ``info``, for fine-tuning.
-
-    The file is found, downloaded if needed and verified by
-    :func:`actionzoo.weights.load_pretrained` (``ACTIONZOO_OFFLINE`` and
-    ``ACTIONZOO_WEIGHTS_URL`` apply). All layers are copied by name. The
-    classifier (``"logits"``) is kept only when ``classes`` (the
-    estimator's ``classes_``) are the weights' class names, its columns
-    reordered to ``classes``; otherwise it stays freshly initialised.
-    """
-    from actionzoo import weights as registry
-
-    source = registry.load_pretrained(info.name)
-    logits = model.get_layer("logits")
-    initial = logits.get_weights()
-    transfer_layer_weights(source, model, skip=("logits",))
-    logits.set_weights(initial)
-    names = [] if classes is None else [str(c) for c in np.asarray(classes).tolist()]
-    if sorted(names) == sorted(info.classes) and len(names) == len(set(names)):
-        order = [info.classes.index(c) for c in names]
-        kernel, bias = source.get_layer("logits").get_weights()
-        logits.set_weights([kernel[:, order], bias[order]])
-    return model
-
-
-def load_initial_weights(model, weights):
-    """Initialise ``model`` from a saved model or weights file, for fine-tuning.
-
-    ``.keras`` files: every layer whose name and weight shapes match is
-    copied; the classifier (``"logits"``) is skipped when its class count
-    differs. Any other layer of ``model`` left without weights is an error
-    (the file holds another architecture). ``.weights.h5`` files are loaded
-    with Keras' ``load_weights(skip_mismatch=True)``.
-    """
-    path = os.fspath(weights)
-    if not os.path.isfile(path):
-        raise ValueError(f"weights={path!r} is not a file; pass the path of a .keras "
-                         f"model or .weights.h5 file")
-    if path.endswith(".weights.h5"):
-        model.load_weights(path, skip_mismatch=True)
-        return model
-    if not path.endswith(".keras"):
-        raise ValueError(f"weights={path!r}: expected a .keras or .weights.h5 file")
-    source = keras.saving.load_model(path, compile=False)
-    transfer_layer_weights(source, model, skip=("logits",))
-    return model
-
-
-def transfer_layer_weights(source, target, skip=()):
-    """Copy weights layer by layer (matched by name) from ``source`` to ``target``.
-
-    Layers named in ``skip`` are copied only when their shapes match.
-    Raises ``ValueError`` naming the layers of ``target`` with weights that
-    found no counterpart.
-    """
-    by_name = {layer.name: layer for layer in source.layers}
-    missing = []
-    for layer in target.layers:
-        if not layer.weights:
-            continue
-        src = by_name.get(layer.name)
-        shapes = [tuple(w.shape) for w in layer.weights]
-        if src is None or [tuple(w.shape) for w in src.weights] != shapes:
-            if layer.name not in skip:
-                missing.append(layer.name)
-            continue
-        layer.set_weights(src.get_weights())
-    if missing:
-        raise ValueError(f"the weights do not fit this architecture: no matching weights "
-                         f"for layers {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-    return target

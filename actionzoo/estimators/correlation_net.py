@@ -34,6 +34,10 @@ class CorrelationNet(ClipClassifierBase):
         Correlation filter size ``K``, dilation ``D``, group size ``g``.
     learnable : bool, default=True
         Learnable correlation filter (False: the plain operator).
+    normalize_correlation : bool, default=True
+        Normalise the correlation's channel groups, which keeps its output
+        bounded whatever its input's scale; False is the raw dot product
+        (see :func:`actionzoo.models.correlation_net`).
     width : float, default=1.0
         Channel width multiplier (small values for quick experiments;
         ``group_size`` must divide the scaled widths 64w, 128w, 256w).
@@ -118,6 +122,7 @@ class CorrelationNet(ClipClassifierBase):
         "dilation": [Interval(Integral, 1, None, closed="left")],
         "group_size": [Interval(Integral, 1, None, closed="left")],
         "learnable": ["boolean"],
+        "normalize_correlation": ["boolean"],
         "width": [Interval(Real, 0, None, closed="neither")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
     }
@@ -125,10 +130,11 @@ class CorrelationNet(ClipClassifierBase):
     _builder = "correlation_net"
     _architecture_params = {name: name for name in (
         "depth", "variant", "block", "kernel_size", "dilation", "group_size", "learnable",
-        "width", "clip_length")}
+        "normalize_correlation", "width", "clip_length")}
 
     def __init__(self, depth=26, variant="corrnet", block="sum", kernel_size=7, dilation=2,
-                 group_size=32, learnable=True, width=1.0, dropout=0.0, weights=None,
+                 group_size=32, learnable=True, normalize_correlation=True, width=1.0,
+                 dropout=0.0, weights=None,
                  clip_length=16, frame_stride=1, crop_size=224, short_side=256, flip=True,
                  test_clips=10, test_crops=1, optimizer="sgd", learning_rate=0.1,
                  optimizer_kwargs=None, lr_schedule="cosine", warmup_epochs=40,
@@ -143,6 +149,7 @@ class CorrelationNet(ClipClassifierBase):
         self.dilation = dilation
         self.group_size = group_size
         self.learnable = learnable
+        self.normalize_correlation = normalize_correlation
         self.width = width
         self.dropout = dropout
         self.weights = weights
@@ -193,4 +200,5 @@ class CorrelationNet(ClipClassifierBase):
             depth=self.depth, variant=self.variant, clip_length=self.clip_length,
             input_size=self.crop_size, num_classes=n_classes, block=self.block,
             kernel_size=self.kernel_size, dilation=self.dilation, group_size=self.group_size,
-            learnable=self.learnable, width=self.width, dropout=self.dropout)
+            learnable=self.learnable, normalize_correlation=self.normalize_correlation,
+            width=self.width, dropout=self.dropout)

@@ -7,6 +7,11 @@ The operator is pinned in docs/design.md::
               * x[b, t, i + D*(ky - K//2), j + D*(kx - K//2), c]
 
 with ``prev[t] = x[t-1]`` (``prev[0] = x[0]``) and zero outside the frame.
+With ``normalize=True`` the layer first divides every channel group of ``x``
+at every position by ``sqrt(1 + mean square of the group)``
+(:func:`normalize_groups`): features at the unit scale BatchNorm trains them
+to pass almost unchanged, larger ones are matched by direction only (the
+cosine similarity in the limit), so the output is bounded by the filter.
 
 Three implementations give the same numbers:
 
@@ -23,6 +28,13 @@ import keras
 from keras import ops
 
 logger = logging.getLogger(__name__)
+
+#: Added to the groups' mean square by ``normalize=True``: the unit scale of
+#: BatchNorm's output. It sets where the map turns from (nearly) the identity
+#: into a projection onto the unit-RMS sphere, and it bounds the map's Jacobian
+#: by ``1 / sqrt(epsilon)`` = 1, so small groups (near-zero after ReLU) never
+#: get amplified gradients, as they would under a tiny epsilon.
+NORMALIZE_EPSILON = 1.0
 
 
 def correlation_ops(x, kernel, kernel_size, dilation, group_size):
@@ -61,6 +73,22 @@ def correlation_ops(x, kernel, kernel_size, dilation, group_size):
                 prod = prod * kernel[None, :, None, None, ky, kx, :]
             outs.append(ops.mean(ops.reshape(prod, grouped), axis=-1))
     return ops.concatenate(outs, axis=-1)
+
+
+def normalize_groups(x, group_size, epsilon=NORMALIZE_EPSILON):
+    """Bring each group of ``group_size`` channels to root mean square below 1.
+
+    ``x / sqrt(mean(x**2 over the group) + epsilon)`` at every position of
+    ``x`` (B, L, H, W, C). For groups much larger than ``sqrt(epsilon)``
+    the result has unit RMS, and ``1/g * sum(a * b)`` of two such groups is
+    the cosine similarity of the raw ones; much smaller groups are only
+    scaled by about ``1 / sqrt(epsilon)``.
+    """
+    dynamic = ops.shape(x)
+    shape = [dynamic[i] if n is None else n for i, n in enumerate(x.shape)]
+    grouped = ops.reshape(x, shape[:4] + [shape[4] // group_size, group_size])
+    scale = ops.rsqrt(ops.mean(ops.square(grouped), axis=-1, keepdims=True) + epsilon)
+    return ops.reshape(grouped * scale, shape)
 
 
 @functools.lru_cache(maxsize=None)
@@ -116,6 +144,15 @@ class Correlation(keras.layers.Layer):
     the per-frame, per-displacement channel weights ``kernel`` of shape
     ``(L, K, K, C)`` are trained (initialised to ones, the plain operator).
 
+    With ``normalize`` each channel group of the input is first divided by
+    ``sqrt(1 + its mean square)`` at every position (:func:`normalize_groups`):
+    unit-scale features are matched almost as they are, large ones by their
+    direction (the filter-weighted cosine similarity), and every output lies
+    in ``[-max|kernel|, max|kernel|]`` whatever the input's scale. Without it
+    the output grows with the square of the input's scale (see
+    :func:`actionzoo.models.correlation_net`, which normalises by default,
+    for why that matters in a network).
+
     On the TensorFlow backend float32 inputs on CPU use a C++ custom op
     compiled on first use (see :mod:`actionzoo.layers._correlation_op`);
     otherwise the computation is the XLA-compiled ``keras.ops`` graph, and on
@@ -131,6 +168,9 @@ class Correlation(keras.layers.Layer):
         Channels per group ``g``; the input channels must be divisible by it.
     learnable : bool, default=True
         Whether the layer has the trainable ``kernel``.
+    normalize : bool, default=False
+        Match channel groups brought to RMS below 1 (see above) instead of
+        the raw features.
 
     Examples
     --------
@@ -142,10 +182,13 @@ class Correlation(keras.layers.Layer):
     (1, 2, 5, 5, 18)
     >>> float(y[0, 0, 2, 2, 0]), float(y[0, 0, 0, 0, 0])  # inside / off the frame
     (1.0, 0.0)
+    >>> cosine = Correlation(kernel_size=3, dilation=1, group_size=4, normalize=True)
+    >>> [round(float(np.asarray(cosine(s * x))[0, 0, 2, 2, 0]), 4) for s in (1, 1e3, 1e6)]
+    [0.5, 1.0, 1.0]
     """
 
     def __init__(self, kernel_size=7, dilation=2, group_size=32, learnable=True,
-                 **kwargs):
+                 normalize=False, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("kernel_size", kernel_size), ("dilation", dilation),
                             ("group_size", group_size)):
@@ -153,12 +196,14 @@ class Correlation(keras.layers.Layer):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
-        if not isinstance(learnable, bool):
-            raise ValueError(f"learnable must be a bool, got {learnable!r}")
+        for name, value in (("learnable", learnable), ("normalize", normalize)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be a bool, got {value!r}")
         self.kernel_size = kernel_size
         self.dilation = dilation
         self.group_size = group_size
         self.learnable = learnable
+        self.normalize = normalize
         self.kernel = None
 
     def _check_shape(self, input_shape):
@@ -187,6 +232,8 @@ class Correlation(keras.layers.Layer):
             raise ValueError(
                 f"input clip length L={inputs.shape[1]} does not match the kernel's "
                 f"L={self.kernel.shape[0]} (kernel shape {tuple(self.kernel.shape)})")
+        if self.normalize:
+            inputs = normalize_groups(inputs, self.group_size)
         kernel = ops.cast(self.kernel, inputs.dtype) if self.learnable else None
         args = (inputs, kernel, self.kernel_size, self.dilation, self.group_size)
         if keras.backend.backend() == "tensorflow":
@@ -205,5 +252,6 @@ class Correlation(keras.layers.Layer):
             "dilation": self.dilation,
             "group_size": self.group_size,
             "learnable": self.learnable,
+            "normalize": self.normalize,
         })
         return config

@@ -2,7 +2,7 @@
 from actionzoo.models.autoencoder import embedding_autoencoder, reconstruction_errors
 from actionzoo.models.backbones import (
     WeightsUnavailableError, backbone_preprocess, frame_embedding_model)
-from actionzoo.models.correlation_net import correlation_net
+from actionzoo.models.correlation_net import correlation_net, correlation_video_resnet
 from actionzoo.models.corrnet_fusion import corrnet_fusion_mlp
 from actionzoo.models.efficientnet_lite import efficientnet_lite0
 from actionzoo.models.inflate import inflate_from_2d
@@ -17,7 +17,7 @@ from actionzoo.models.video_resnet import video_resnet
 
 __all__ = [
     "WeightsUnavailableError", "backbone_preprocess", "convert_vggish_checkpoint",
-    "correlation_net",
+    "correlation_net", "correlation_video_resnet",
     "correspondence_pairs", "corrnet_fusion_mlp", "efficientnet_lite0", "embedding_autoencoder",
     "frame_clip_correspondence", "frame_embedding_model", "inflate_from_2d",
     "load_vggish_checkpoint", "motion_cnn", "reconstruction_errors", "resnet3d",

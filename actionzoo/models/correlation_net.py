@@ -3,6 +3,7 @@ import keras
 
 from actionzoo.layers.correlation import Correlation
 from actionzoo.models.resnet3d import _conv_bn
+from actionzoo.models.video_resnet import video_resnet
 
 _BLOCKS = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 _VARIANTS = ("corrnet", "r2plus1d", "r2d")
@@ -44,7 +45,8 @@ def _bottleneck(x, planes, spatial_stride, temporal_stride, temporal_conv, name)
 def _correlation_block(x, planes, block, corr_kwargs, name):
     """Correlation-sum or -concat block (paper Fig. 2).
 
-    sum: 1x1x1 to ``planes`` -> Correlation -> 1x1x1 back to the input
+    sum: 1x1x1 to ``planes`` -> Correlation (normalised groups by
+    default) -> 1x1x1 back to the input
     width -> BN, added to the input, ReLU. concat: the correlation branch
     (1x1x1 to ``planes`` -> Correlation -> BN, ReLU) concatenated with a
     1x1x1 branch whose width makes the output as wide as the input.
@@ -70,7 +72,8 @@ def _correlation_block(x, planes, block, corr_kwargs, name):
 
 def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
                     num_classes=400, block="sum", kernel_size=7, dilation=2,
-                    group_size=32, learnable=True, width=1.0, dropout=0.0, name=None):
+                    group_size=32, learnable=True, normalize_correlation=True, width=1.0,
+                    dropout=0.0, name=None):
     """Build CorrNet, R(2+1)D or R2D of Wang et al. (paper Table 2, Sec. 4, 6.1).
 
     Channels-last input ``(batch, clip_length, H, W, 3)``. Backbone (Table 2):
@@ -96,6 +99,22 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
     ``docs/model_cards/correlation_net.md`` for the FLOP reconciliation
     with paper Table 3.
 
+    With ``normalize_correlation`` (the default) each correlation first
+    divides every channel group by ``sqrt(1 + its mean square)``
+    (``Correlation(normalize=True)``): features at BatchNorm's unit scale are
+    matched almost as they are, larger ones by direction (the filter-weighted
+    cosine similarity), so the output is bounded by the filter. The paper
+    gives the operator (its Eq. 1, a ``1/C``-normalised dot product, applied
+    unchanged to the normalised features) but not the block's normalisation
+    layers (Fig. 2's details are not in the text); normalising the matched
+    features is how the geometric-matching correlation it builds on (Rocco
+    et al., its [43]) is computed. This is our choice, made because the raw
+    dot product is quadratic in its input: when the conv weights grow faster
+    than BatchNorm's moving statistics follow (a few steps at SGD lr 0.1 on
+    small batches), the inference-mode scale error squares at every block
+    and float32 overflows (NaN predictions; ``experiments/correlation_net.py
+    overflow``). ``normalize_correlation=False`` is the raw operator.
+
     Parameters
     ----------
     depth : {26, 50, 101}, default=26
@@ -113,6 +132,8 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
         Correlation ``K``, ``D``, ``g``.
     learnable : bool, default=True
         Learnable correlation filters (False: paper Table 4 "w/o filter").
+    normalize_correlation : bool, default=True
+        Normalise the correlation's channel groups (see above).
     width : float, default=1.0
         Multiplier of all channel widths (tiny test models use e.g. 0.25;
         ``group_size`` must divide the scaled widths).
@@ -154,8 +175,8 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
             raise ValueError(
                 f"group_size={group_size} must divide the correlation widths "
                 f"{planes[:3]} (width={width})")
-    corr_kwargs = dict(kernel_size=kernel_size, dilation=dilation,
-                       group_size=group_size, learnable=learnable)
+    corr_kwargs = dict(kernel_size=kernel_size, dilation=dilation, group_size=group_size,
+                       learnable=learnable, normalize=normalize_correlation)
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
 
     inputs = keras.Input(shape=(clip_length,) + size + (3,), name="clip")
@@ -179,3 +200,80 @@ def correlation_net(depth=26, variant="corrnet", clip_length=16, input_size=224,
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     x = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, x, name=name or f"{variant}_{depth}")
+
+
+#: Stages of a video ResNet that get a correlation block, as in CorrNet (paper Sec. 4).
+_PRETRAINED_CORRELATION_STAGES = (2, 3, 4)
+
+
+def correlation_video_resnet(architecture="r2plus1d_18", clip_length=16, input_size=112,
+                             num_classes=400, kernel_size=7, dilation=2, group_size=32,
+                             learnable=True, normalize_correlation=True, include_top=True,
+                             dropout=0.0, weights_from=None, name=None):
+    """A video ResNet with CorrNet's correlation-sum blocks after res2, res3 and res4.
+
+    Our extension, not the paper's: Wang et al. train CorrNet from scratch
+    and publish no weights for its CorrNet-26 backbone. Here the backbone is
+    torchvision's R(2+1)D-18 or VMZ's R(2+1)D-34
+    (:func:`actionzoo.models.video_resnet`, whose converted Kinetics / IG-65M
+    weights exist), and a correlation-sum block (1x1x1 conv + BN + ReLU ->
+    ``Correlation`` -> 1x1x1 conv + BN, added to the stage output, ReLU; the
+    block of :func:`correlation_net`) follows each of res2..res4. The block
+    keeps the stage's width (64, 128, 256 channels, the correlation widths
+    of CorrNet-26) because the basic blocks of these ResNets have no 4x
+    expansion to reduce from. Its restore BN starts with gamma = beta = 0, so
+    every block adds 0 to a stage output that is already post-ReLU: the
+    network computes exactly the plain backbone's function until training
+    moves the gammas.
+
+    Parameters
+    ----------
+    architecture : {"r2plus1d_18", "r2plus1d_34", "r3d_18", "mc3_18"}
+        The backbone (see :func:`actionzoo.models.video_resnet`).
+    clip_length, input_size, num_classes, include_top, dropout
+        As for :func:`actionzoo.models.video_resnet`.
+    kernel_size, dilation, group_size, learnable, normalize_correlation
+        The correlation's settings, as for :func:`correlation_net`.
+    weights_from : keras.Model, optional
+        A plain ``video_resnet`` of the same architecture (e.g. converted
+        pretrained weights, ``actionzoo.convert.convert_checkpoint``) whose
+        weights are copied by layer name.
+    name : str, optional
+        Model name (default ``"corr_" + architecture``).
+
+    Returns
+    -------
+    keras.Model
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain = video_resnet("r2plus1d_18", clip_length=4, input_size=32, num_classes=5)
+    >>> model = correlation_video_resnet("r2plus1d_18", clip_length=4, input_size=32,
+    ...                                  num_classes=5, kernel_size=3, weights_from=plain)
+    >>> x = np.random.default_rng(0).normal(size=(1, 4, 32, 32, 3)).astype("float32")
+    >>> bool(np.allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0), atol=1e-5))
+    True
+    """
+    corr_kwargs = dict(kernel_size=kernel_size, dilation=dilation, group_size=group_size,
+                       learnable=learnable, normalize=normalize_correlation)
+
+    def add_correlation(x, stage):
+        if stage not in _PRETRAINED_CORRELATION_STAGES:
+            return x
+        if x.shape[-1] % group_size:
+            raise ValueError(f"group_size={group_size} must divide the width {x.shape[-1]} "
+                             f"of res{stage}")
+        return _correlation_block(x, x.shape[-1], "sum", corr_kwargs, f"corr{stage}")
+
+    model = video_resnet(architecture, clip_length=clip_length, input_size=input_size,
+                         num_classes=num_classes, include_top=include_top, dropout=dropout,
+                         stage_hook=add_correlation, name=name or f"corr_{architecture}")
+    for stage in _PRETRAINED_CORRELATION_STAGES:
+        bn = model.get_layer(f"corr{stage}_restore_bn")
+        bn.gamma.assign(keras.ops.zeros_like(bn.gamma))
+    if weights_from is not None:
+        for layer in weights_from.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+    return model

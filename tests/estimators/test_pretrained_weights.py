@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from actionzoo import CorrelationNet, STCNet, weights
-from actionzoo.estimators._clip_base import load_pretrained_weights
+from actionzoo import CorrelationNet, STCNet, VideoResNetClassifier, weights
+from actionzoo.estimators._base import softmax
+from actionzoo.estimators._clip_base import _ArrayVideo
+from actionzoo.estimators._pretrained import load_pretrained_weights
 from actionzoo.models import correlation_net
 
 pytestmark = pytest.mark.timeout(300)
@@ -29,8 +31,7 @@ TINY_CLASSES = ["walk", "jump", "clap"]  # logit order; sorted classes_ differ
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTIONZOO_HOME", str(tmp_path / "home"))
+def env(actionzoo_home, monkeypatch):
     for var in ("ACTIONZOO_OFFLINE", "ACTIONZOO_WEIGHTS_URL", "ACTIONZOO_MANIFEST"):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
@@ -125,7 +126,7 @@ def test_fine_tune_from_a_registry_name(registry, env):
     fresh = correlation_net(**TINY_ARCH["kwargs"])
     initial = fresh.get_layer("logits").get_weights()
     load_pretrained_weights(fresh, weights.pretrained_info("tiny.test"), ["x", "y", "z"])
-    for got, want in zip(fresh.get_layer("logits").get_weights(), initial):
+    for got, want in zip(fresh.get_layer("logits").get_weights(), initial, strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(fresh.get_layer(conv).get_weights()[0],
                                   source.get_layer(conv).get_weights()[0])
@@ -159,3 +160,118 @@ def test_fine_tune_from_the_shipped_weights(cls, name, env):
     order = [info.classes.index(c) for c in clf.classes_]
     np.testing.assert_allclose(clf.model_.get_layer("logits").get_weights()[0],
                                source.get_layer("logits").get_weights()[0][:, order], atol=1e-6)
+
+
+# -- from_pretrained -----------------------------------------------------------------
+def test_from_pretrained_is_fitted_and_predicts_like_the_registry_model(registry, env):
+    """Estimator, registry model and entry preprocessing give the same probabilities."""
+    env.setenv("ACTIONZOO_MANIFEST", str(registry[0] / "manifest.json"))
+    info = weights.pretrained_info("tiny.test")
+    clf = CorrelationNet.from_pretrained("tiny.test", test_clips=3)
+    assert clf.classes_.tolist() == sorted(TINY_CLASSES) and clf.test_clips == 3
+    assert clf.weights == "tiny.test" and clf.get_params()["width"] == 0.125
+    X = random_videos(3, frames=10, size=40)
+    proba = clf.predict_proba(X)
+
+    prep = info.preprocessing
+    model = weights.load_pretrained("tiny.test")
+    loader = prep.loader(num_clips=3)
+    views = np.stack([loader.load(_ArrayVideo(x, "x"), 0)["rgb"] for x in X])
+    logits = model.predict(prep.normalize(views.reshape((-1,) + views.shape[2:])), verbose=0)
+    expected = softmax(logits).reshape(3, 3, -1).mean(axis=1)
+    order = [info.classes.index(c) for c in clf.classes_]
+    np.testing.assert_allclose(proba, expected[:, order], rtol=1e-4, atol=1e-6)
+    assert (clf.predict(X) == clf.classes_[proba.argmax(1)]).all()
+    assert clf.transform(X).shape == (3, clf._n_features_out)
+
+
+def test_from_pretrained_then_fit_fine_tunes_with_a_new_class_set(registry, env):
+    env.setenv("ACTIONZOO_MANIFEST", str(registry[0] / "manifest.json"))
+    clf = CorrelationNet.from_pretrained("tiny.test", **near_zero_lr())
+    conv = next(layer.name for layer in clf.model_.layers
+                if layer.weights and layer.name != "logits")
+    start = clf.model_.get_layer(conv).get_weights()[0]
+    X, y = random_videos(4), np.array(["up", "down", "up", "down"])
+    clf.fit(X, y)
+    assert clf.classes_.tolist() == ["down", "up"]
+    assert clf.model_.get_layer("logits").get_weights()[0].shape[-1] == 2
+    np.testing.assert_allclose(clf.model_.get_layer(conv).get_weights()[0], start, atol=1e-6)
+    assert clf.predict_proba(X).shape == (4, 2)
+
+
+def test_from_pretrained_bad_names(registry, env, tmp_path):
+    env.setenv("ACTIONZOO_MANIFEST", str(registry[0] / "manifest.json"))
+    with pytest.raises(ValueError, match="neither a registry name.*tiny.test"):
+        CorrelationNet.from_pretrained("nothing.here")
+    with pytest.raises(ValueError, match="'resnet3d' model|'correlation_net' model"):
+        STCNet.from_pretrained("tiny.test")
+    with pytest.raises(ValueError, match="no such weights file"):
+        CorrelationNet.from_pretrained(tmp_path / "tiny.test.weights.h5")
+    with pytest.raises(ValueError, match="do not pass weights="):
+        CorrelationNet.from_pretrained("tiny.test", weights="x")
+
+
+def test_from_pretrained_local_file_named_after_the_entry(registry, env, tmp_path):
+    env.setenv("ACTIONZOO_MANIFEST", str(registry[1] / "manifest.json"))  # no file, dead URL
+    env.setenv("ACTIONZOO_OFFLINE", "1")
+    local = tmp_path / "tiny.test.weights.h5"
+    local.write_bytes((registry[0] / "tiny.test.weights.h5").read_bytes())
+    clf = CorrelationNet.from_pretrained(local)
+    X = random_videos(2)
+    reference = registry[2]
+    for layer in reference.layers:
+        if layer.weights and layer.name != "logits":
+            np.testing.assert_array_equal(clf.model_.get_layer(layer.name).get_weights()[0],
+                                          layer.get_weights()[0])
+    assert clf.predict_proba(X).shape == (2, 3)
+
+
+def test_stcnet_from_the_shipped_demo_weights(env):
+    env.setenv("ACTIONZOO_OFFLINE", "1")
+    clf = STCNet.from_pretrained("stc_resnet18.demo", test_clips=1)
+    info = weights.pretrained_info("stc_resnet18.demo")
+    assert sorted(info.classes) == clf.classes_.tolist()
+    assert clf.predict(random_videos(2, frames=10, size=56)).shape == (2,)
+
+
+def test_video_resnet_from_a_converted_checkpoint_equals_pytorch(env, tmp_path):
+    """A torch-saved MC3-18 placed in the sources cache: converted once, logits as torch's."""
+    torch = pytest.importorskip("torch")
+    from tests.convert.helpers import randomise_batchnorm, torch_logits
+    from tests.convert.torch_video_resnet import VideoResNet
+
+    torch.manual_seed(0)
+    source = randomise_batchnorm(VideoResNet("mc3_18", num_classes=3))
+    sources = tmp_path / "home" / "sources"
+    sources.mkdir(parents=True)
+    torch.save(source.state_dict(), sources / "mc3.pth")
+    prep = dict(clip_length=4, stride=1, input_size=32, short_side=32, num_clips=1, crops=1,
+                mean=[0.43216, 0.394666, 0.37645], std=[0.22803, 0.22145, 0.216989])
+    entry = {"file": "mc3.test.weights.h5",
+             "source": {"file": "mc3.pth", "converter": "mc3_18", "instructions": "tests",
+                        "kwargs": {"clip_length": 4, "input_size": 32}},
+             "architecture": {"builder": "video_resnet", "kwargs": {
+                 "architecture": "mc3_18", "clip_length": 4, "input_size": 32,
+                 "num_classes": 3}},
+             "preprocessing": prep, "classes": ["walk", "jump", "clap"]}
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"weights": {"mc3.test": entry}}))
+    env.setenv("ACTIONZOO_MANIFEST", str(manifest))
+    env.setenv("ACTIONZOO_OFFLINE", "1")
+
+    clf = VideoResNetClassifier.from_pretrained("mc3.test")
+    X = random_videos(2, frames=4, size=32)
+    normalised = weights.pretrained_info("mc3.test").preprocessing.normalize(X)
+    expected = softmax(torch_logits(source, normalised))
+    order = [["walk", "jump", "clap"].index(c) for c in clf.classes_]
+    np.testing.assert_allclose(clf.predict_proba(X), expected[:, order], rtol=1e-4, atol=1e-6)
+    assert (tmp_path / "home" / "weights" / "mc3.test.weights.h5").is_file()
+
+    # CorrNet on the pretrained backbone: zero-gamma blocks, so the same function at first
+    corr = VideoResNetClassifier.from_pretrained("mc3.test", correlation=True, group_size=16)
+    assert corr.model_.get_layer("corr3_restore_bn").get_weights()[0].max() == 0.0
+    np.testing.assert_allclose(corr.predict_proba(X), expected[:, order], rtol=1e-4, atol=1e-6)
+    y = np.array(["a", "b"])
+    corr.set_params(epochs=1, batch_size=2, learning_rate=0.05, random_state=0).fit(X, y)
+    assert corr.predict_proba(X).shape == (2, 2)
+    assert np.abs(corr.model_.get_layer("corr3_restore_bn").get_weights()[0]).max() > 0.0

@@ -11,7 +11,12 @@ import pytest
 import tensorflow as tf
 
 from actionzoo.layers import _correlation_op
-from actionzoo.layers.correlation import Correlation, correlation_ops, correlation_xla
+from actionzoo.layers.correlation import (
+    Correlation,
+    correlation_ops,
+    correlation_xla,
+    normalize_groups,
+)
 from tests.layer_testing import run_layer_test
 
 CONFIGS = [  # (K, D, g, C)
@@ -162,9 +167,77 @@ def test_layer_contract(learnable):
     np.testing.assert_allclose(out, numpy_correlation(x, None, 3, 2, 4), rtol=1e-4, atol=1e-5)
 
 
+def _normalized_groups(x, g, epsilon=1.0):
+    grouped = x.reshape(x.shape[:-1] + (x.shape[-1] // g, g)).astype(np.float64)
+    grouped = grouped / np.sqrt((grouped ** 2).mean(-1, keepdims=True) + epsilon)
+    return grouped.reshape(x.shape)
+
+
+@pytest.mark.parametrize("k,d,g,c", [(3, 1, 2, 8), (5, 2, 4, 12)])
+def test_normalized_is_the_formula_on_normalized_groups(k, d, g, c):
+    """normalize=True: DESIGN.md's formula applied to x with every channel group
+    divided by sqrt(1 + its mean square); at large scale, the filter-weighted
+    cosine similarity of the matched feature vectors."""
+    x, kernel = _data(k, c, seed=2)
+    layer = Correlation(kernel_size=k, dilation=d, group_size=g, normalize=True)
+    layer.build(x.shape)
+    layer.kernel.assign(kernel)
+    expected = numpy_correlation(_normalized_groups(x, g), kernel, k, d, g)
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-4, atol=1e-5)
+    plain = Correlation(kernel_size=k, dilation=d, group_size=g, learnable=False,
+                        normalize=True)(1e3 * x)
+    centre = (k // 2 * k + k // 2) * (c // g)  # zero displacement, first group
+    prev, cur = x[:, 0, :, :, :g], x[:, 1, :, :, :g]  # frame 1 is matched with frame 0
+    cosine = (prev * cur).sum(-1) / np.linalg.norm(prev, axis=-1) / np.linalg.norm(cur, axis=-1)
+    np.testing.assert_allclose(np.asarray(plain)[:, 1, :, :, centre], cosine, atol=1e-3)
+
+
+def test_normalized_output_is_bounded_by_the_kernel_at_any_scale():
+    """The raw operator is quadratic in its input's scale; the normalised one
+    tends to a scale-free limit, |output| <= max|kernel| (Cauchy-Schwarz), and
+    it never amplifies its input's gradient (Jacobian norm <= 1)."""
+    k, d, g, c = 3, 1, 4, 8
+    x, kernel = _data(k, c, seed=4)
+    outputs = {}
+    for normalize in (False, True):
+        layer = Correlation(kernel_size=k, dilation=d, group_size=g, normalize=normalize)
+        layer.build(x.shape)
+        layer.kernel.assign(kernel)
+        outputs[normalize] = [np.asarray(layer(scale * x)) for scale in (1.0, 1e3, 1e5)]
+    unit, large, larger = outputs[False]
+    np.testing.assert_allclose(large, 1e6 * unit, rtol=1e-3, atol=1e-3 * np.abs(large).max())
+    unit, large, larger = outputs[True]
+    np.testing.assert_allclose(larger, large, rtol=1e-4, atol=1e-5)
+    for out in (unit, large):
+        assert np.abs(out).max() <= np.abs(kernel).max() * (1 + 1e-5)
+    assert np.abs(large).max() > 0.1 * np.abs(kernel).max()
+    # near zero (e.g. a group after ReLU) the map is nearly the identity: the
+    # input gradient is the raw operator's, not amplified by 1 / RMS
+    raw, = _grads(lambda a, w: correlation_ops(a, None, k, d, g), 1e-3 * x, None)
+    normalized, = _grads(lambda a, w: correlation_ops(normalize_groups(a, g), None, k, d, g),
+                         1e-3 * x, None)
+    assert np.abs(raw).max() > 0
+    np.testing.assert_allclose(np.asarray(normalized), np.asarray(raw), rtol=1e-3,
+                               atol=1e-3 * np.abs(raw).max())
+
+
+def test_normalized_layer_contract():
+    x, _ = _data(3, 8, shape=(2, 4, 6, 6))
+    out = run_layer_test(
+        Correlation,
+        dict(kernel_size=3, dilation=2, group_size=4, normalize=True),
+        x,
+        expected_output_shape=(2, 4, 6, 6, 18),
+        expected_num_trainable_weights=1,
+    )
+    np.testing.assert_allclose(out, numpy_correlation(_normalized_groups(x, 4), None, 3, 2, 4),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_kernel_shape_and_default_config():
     layer = Correlation()
-    assert (layer.kernel_size, layer.dilation, layer.group_size, layer.learnable) == (7, 2, 32, True)
+    assert (layer.kernel_size, layer.dilation, layer.group_size, layer.learnable,
+            layer.normalize) == (7, 2, 32, True, False)
     layer.build((None, 16, 14, 14, 64))
     assert tuple(layer.kernel.shape) == (16, 7, 7, 64)
     assert layer.compute_output_shape((None, 16, 14, 14, 64)) == (None, 16, 14, 14, 98)
@@ -194,7 +267,7 @@ def test_failed_compilation_logs_and_returns_none(tmp_path, monkeypatch, caplog)
     broken = tmp_path / "broken.cc"
     broken.write_text("this is not C++\n")
     monkeypatch.setattr(_correlation_op, "_SOURCE", str(broken))
-    monkeypatch.setenv("ACTIONZOO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ACTIONZOO_HOME", str(tmp_path / "cache"))
     with caplog.at_level(logging.WARNING, logger=_correlation_op.__name__):
         assert _correlation_op.load.__wrapped__() is None
     assert "falling back to the XLA" in caplog.text
@@ -214,7 +287,8 @@ def test_cache_key_depends_on_source(tmp_path, monkeypatch):
     (dict(group_size=3), (1, 2, 5, 5, 8), "not divisible by group_size"),
     (dict(kernel_size=4), None, "odd"),
     (dict(dilation=0), None, "positive int"),
-    (dict(learnable="yes"), None, "bool"),
+    (dict(learnable="yes"), None, "learnable must be a bool"),
+    (dict(normalize=1), None, "normalize must be a bool"),
     (dict(), (1, 5, 5, 8), "\\(batch, L, H, W, C\\)"),
 ])
 def test_bad_arguments(kwargs, shape, match):

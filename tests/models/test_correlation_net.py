@@ -5,9 +5,11 @@ import tempfile
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from actionzoo.layers.correlation import Correlation
-from actionzoo.models.correlation_net import correlation_net
+from actionzoo.models.correlation_net import correlation_net, correlation_video_resnet
+from actionzoo.models.video_resnet import video_resnet
 
 TINY = dict(clip_length=4, input_size=32, num_classes=3, width=0.125, group_size=8)
 
@@ -127,6 +129,38 @@ def test_training_step_updates_correlation_kernel():
     assert model.predict(x, verbose=0).shape == (2, 3)
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+def test_correlation_blocks_normalize_by_default(normalize):
+    kwargs = {} if normalize else dict(normalize_correlation=False)
+    model = correlation_net(26, "corrnet", block="concat", kernel_size=3, **TINY, **kwargs)
+    assert [layer.normalize for layer in _layers(model, Correlation)] == [normalize] * 3
+
+
+def test_inference_stays_bounded_after_high_learning_rate_steps():
+    """Three SGD steps at lr 0.1 on batches of 2 grow the conv kernels by orders of
+    magnitude while BN's moving statistics lag; the raw correlation squares that
+    scale error at every block and the inference-mode output overflows (measured
+    by `python experiments/correlation_net.py overflow`: corr2 2.1e9, corr3 1e23,
+    corr4 inf). The normalised correlation's output stays within its filter's
+    magnitude, and the logits stay finite."""
+    keras.utils.set_random_seed(0)
+    model = correlation_net(26, "corrnet", kernel_size=3, dilation=1, **TINY)
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(True), run_eagerly=True)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4, 32, 32, 3)).astype("float32")
+    before = np.linalg.norm(model.get_layer("res2_block1_2s_conv").kernel)
+    model.fit(x, np.array([0, 1, 2, 0, 1, 2]), batch_size=2, epochs=1, shuffle=False, verbose=0)
+    assert np.linalg.norm(model.get_layer("res2_block1_2s_conv").kernel) > 10 * before
+    names = [f"corr{stage}_correlation" for stage in (2, 3, 4)]
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names + ["logits"]])
+    *corr, logits = (np.asarray(out) for out in probe(x[:2], training=False))
+    for name, out in zip(names, corr, strict=True):
+        bound = np.abs(np.asarray(model.get_layer(name).kernel)).max()
+        assert np.isfinite(out).all() and np.abs(out).max() <= bound * (1 + 1e-5), name
+    assert np.isfinite(logits).all()
+
+
 def test_save_and_load_roundtrip():
     model = correlation_net(26, "corrnet", **TINY)
     x = np.random.default_rng(1).uniform(size=(1, 4, 32, 32, 3)).astype("float32")
@@ -146,3 +180,45 @@ def test_save_and_load_roundtrip():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         correlation_net(**{**TINY, **kwargs})
+
+
+def _randomize_batchnorm(model, seed):
+    """Non-trivial BN statistics and affine parameters (a pretrained-like backbone)."""
+    rng = np.random.default_rng(seed)
+    for layer in _layers(model, keras.layers.BatchNormalization):
+        gamma, beta, mean, var = layer.get_weights()
+        layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                           rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
+
+
+@pytest.mark.parametrize("architecture", ["r2plus1d_18", "r2plus1d_34"])
+def test_correlation_video_resnet_starts_as_the_plain_backbone(architecture):
+    """Zero-gamma restore BN: the pretrained backbone's logits, to 1e-5, at init;
+    the blocks sit after res2..res4 and their gammas get a gradient."""
+    keras.utils.set_random_seed(0)
+    plain = video_resnet(architecture, clip_length=4, input_size=32, num_classes=5)
+    _randomize_batchnorm(plain, 0)
+    model = correlation_video_resnet(architecture, clip_length=4, input_size=32, num_classes=5,
+                                     kernel_size=3, weights_from=plain)
+    corr = {layer.name: layer.input.shape[-1] for layer in _layers(model, Correlation)}
+    assert corr == {"corr2_correlation": 64, "corr3_correlation": 128,
+                    "corr4_correlation": 256}
+    names = [layer.name for layer in model.layers]
+    last = {"r2plus1d_18": (2, 2, 2), "r2plus1d_34": (3, 4, 6)}[architecture]
+    for stage, n in zip((2, 3, 4), last, strict=True):
+        assert names.index(f"conv{stage}_block{n}_out") < names.index(f"corr{stage}_reduce_conv")
+        assert names.index(f"corr{stage}_out") < names.index(f"conv{stage + 1}_block1_add")
+    x = np.random.default_rng(1).normal(size=(2, 4, 32, 32, 3)).astype("float32")
+    expected = np.asarray(plain(x, training=False))
+    np.testing.assert_allclose(np.asarray(model(x, training=False)), expected,
+                               rtol=1e-5, atol=1e-5)
+    gammas = [model.get_layer(f"corr{s}_restore_bn").gamma for s in (2, 3, 4)]
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(keras.ops.square(model(x, training=True)))
+    grads = tape.gradient(loss, gammas)
+    assert all(np.abs(np.asarray(g)).max() > 0 for g in grads)
+
+
+def test_correlation_video_resnet_bad_group_size():
+    with pytest.raises(ValueError, match="group_size=48 must divide the width 64 of res2"):
+        correlation_video_resnet("r2plus1d_18", clip_length=4, input_size=32, group_size=48)

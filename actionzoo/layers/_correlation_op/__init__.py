@@ -2,7 +2,7 @@
 
 The source ``correlation_op.cc`` ships with the package and is compiled with
 ``g++`` against the installed TensorFlow the first time it is needed. The
-shared library is cached under ``$ACTIONZOO_CACHE_DIR/ops`` (default
+shared library is cached under ``$ACTIONZOO_HOME/ops`` (default
 ``~/.cache/actionzoo/ops``), keyed by a hash of the source, the compiler
 command, the TensorFlow version and the CPU model, so a new TensorFlow or a
 changed source rebuilds it and concurrent processes never see a half-written
@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import tempfile
 
+from actionzoo._home import home_dir
+
 logger = logging.getLogger(__name__)
 
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "correlation_op.cc")
@@ -28,9 +30,7 @@ _CXX_FLAGS = ["-shared", "-fPIC", "-O3", "-march=native", "-fopenmp-simd"]
 
 def cache_dir():
     """Directory that holds compiled op libraries."""
-    root = os.environ.get("ACTIONZOO_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "actionzoo")
-    return os.path.join(root, "ops")
+    return os.path.join(home_dir(), "ops")
 
 
 def _cpu_model():
