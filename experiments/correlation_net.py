@@ -1,6 +1,22 @@
 """CorrNet-26 vs R2D-26 vs R(2+1)D-26 (Wang et al., Table 3) on the demo motion classes.
 
-Two measurements:
+Claim: correlation blocks let a 2D-convolution network read motion; CorrNet-26
+beats the same-size R2D-26 and R(2+1)D-26 trained from scratch (Table 3, 16-frame
+clips, top-1 %: Kinetics 67.8 / 69.9 / 73.4, Something-Something v1
+15.8 / 35.4 / 38.5, Diving48 17.5 / 22.7 / 27.0).
+
+Two measurements (the optional first argument):
+
+``compare`` (default)
+    The learning comparison: four direction classes of the synthetic demo
+    generator (MoveLeft/Right/Up/Down, split 1, training and test videos from
+    disjoint groups, backgrounds shared by all classes), raw RGB, the
+    CorrelationNet estimator at the settings of the learning-evidence tests,
+    per variant and seed: test accuracy, accuracy on the time-reversed test
+    clips, and the training loss by epoch. CorrNet is run with the normalised
+    correlation (the default) and with the raw dot product (``corrnet_raw``).
+    The paper's Table 3 (16 frames) stands beside ours. The table is written
+    into docs/reproduction.md (``experiments/_report.py``).
 
 ``overflow``
     Why CorrNet's inference-mode outputs overflowed after a few SGD steps at
@@ -9,30 +25,18 @@ Two measurements:
     gives the growth of the conv kernels' norms and the largest activation
     at each correlation output and at the logits, with batch statistics
     (training mode) and with BN's moving statistics (inference mode).
-
-``compare``
-    The model card's learning comparison: four direction classes of the
-    synthetic demo generator (MoveLeft/Right/Up/Down, split 1, training and
-    test videos from disjoint groups, backgrounds shared by all classes),
-    raw RGB, the CorrelationNet estimator at the settings of the
-    learning-evidence tests, per variant and seed: test accuracy, accuracy on
-    the time-reversed test clips, and the training loss by epoch. CorrNet is
-    run with the normalised correlation (the default) and with the raw dot
-    product (``corrnet_raw``). The paper's Table 3 (16 frames) is printed
-    beside ours.
+    Printed only; ``--seeds`` and ``--doc`` do not apply.
 
 Commands::
 
+    python experiments/correlation_net.py                   # demo scale, 160 / 80 videos
+    python experiments/correlation_net.py --groups 120 --seeds 2   # 640 / 320 videos
+    python experiments/correlation_net.py --quick           # seconds; the test suite
     python experiments/correlation_net.py overflow
-    python experiments/correlation_net.py compare --groups 30 --seeds 0
-    python experiments/correlation_net.py compare --quick      # seconds; the test suite
     # paper resolution on one GPU (16 frames, 112x112 crops, full width, K=7, D=2,
     # g=32, the paper's SGD); not run here, no GPU on this machine:
-    python experiments/correlation_net.py compare --scale paper --device gpu --groups 120
-
-``--device cpu`` hides the GPUs from TensorFlow; ``--device gpu`` requires one.
+    python experiments/correlation_net.py --scale paper --device gpu --groups 120
 """
-import argparse
 import os
 import sys
 import tempfile
@@ -42,7 +46,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from experiments import _data, _report  # noqa: E402
+
 VARIANTS = ("corrnet", "corrnet_raw", "r2d", "r2plus1d")
+NAMES = {"corrnet": "CorrNet-26", "corrnet_raw": "CorrNet-26, raw correlation",
+         "r2d": "R2D-26", "r2plus1d": "R(2+1)D-26"}
 
 #: Paper Table 3, top-1 (%) at L=16: Kinetics, Something-Something v1, Diving48.
 PAPER_TABLE3 = {"r2d": (67.8, 15.8, 17.5), "r2plus1d": (69.9, 35.4, 22.7),
@@ -64,32 +72,10 @@ SCALES = {
                   dilation=2, optimizer="sgd", learning_rate=0.1, warmup_epochs=4,
                   epochs=40),
 }
-#: Demo videos per scale: frames and frame size of the generator.
-VIDEO = {"demo": dict(num_frames=48, width=96, height=72),
-         "quick": dict(num_frames=12, width=48, height=36),
-         "paper": dict(num_frames=48, width=170, height=128)}
-
-
-def select_device(device):
-    """Make TensorFlow use the CPU only, or check that a GPU is there."""
-    import tensorflow as tf
-
-    if device == "cpu":
-        tf.config.set_visible_devices([], "GPU")
-    elif device == "gpu" and not tf.config.list_physical_devices("GPU"):
-        sys.exit("--device gpu: TensorFlow sees no GPU")
-
-
-def motion_videos(root, groups, num_frames, width, height):
-    """Split 1 of the demo generator's four direction classes (paths and labels)."""
-    from actionzoo.data import load_ucf101, make_synthetic_dataset
-
-    make_synthetic_dataset(root, num_classes=4, groups=groups, clips_per_group=2,
-                           num_frames=num_frames, width=width, height=height, seed=0,
-                           verbose=0)
-    train, test = load_ucf101(root, 1, "train"), load_ucf101(root, 1, "test")
-    return (np.array(train.paths, dtype=object), np.asarray(train.labels),
-            np.array(test.paths, dtype=object), np.asarray(test.labels))
+#: Demo videos per scale: frames and (width, height) of the generator.
+VIDEO = {"demo": dict(num_frames=48, size=(96, 72)),
+         "quick": dict(num_frames=12, size=(48, 36)),
+         "paper": dict(num_frames=48, size=(170, 128))}
 
 
 def estimator(variant, settings, seed, verbose=0):
@@ -104,18 +90,20 @@ def estimator(variant, settings, seed, verbose=0):
 def compare(args):
     from actionzoo.data import read_video
 
-    settings = dict(SCALES[args.scale])
+    scale = "quick" if args.quick else args.scale
+    settings = dict(SCALES[scale])
     if args.epochs is not None:
         settings["epochs"] = args.epochs
     if args.width is not None:
         settings["width"] = args.width
+    groups = args.groups or (3 if args.quick else 30)
     rows = []
-    with tempfile.TemporaryDirectory() as root:
-        X_train, y_train, X_test, y_test = motion_videos(root, args.groups, **VIDEO[args.scale])
+    with tempfile.TemporaryDirectory(prefix="actionzoo-corrnet-") as root:
+        X_train, y_train, X_test, y_test = _data.direction_split(root, groups, **VIDEO[scale])
         reversed_test = np.stack([read_video(path)[::-1] for path in X_test])
-        print(f"{len(X_train)} training / {len(X_test)} test videos, settings {settings}",
-              flush=True)
-        for seed in args.seeds:
+        videos = f"{len(X_train)} training / {len(X_test)} test videos"
+        print(f"{videos}, settings {settings}", flush=True)
+        for seed in range(args.seeds):
             for variant in args.variants:
                 start = time.perf_counter()
                 clf = estimator(variant, settings, seed, args.verbose).fit(X_train, y_train)
@@ -124,8 +112,7 @@ def compare(args):
                            loss=clf.history_["loss"], seconds=time.perf_counter() - start)
                 rows.append(row)
                 print(format_row(row), flush=True)
-    print_table(rows)
-    return rows
+    _report.publish(args, "correlation_net", table(rows), reading(rows, videos))
 
 
 def format_row(row):
@@ -136,23 +123,46 @@ def format_row(row):
             f"{', '.join(str(e + 1) for e in epochs)}: {loss}  ({row['seconds']:.0f} s)")
 
 
-def print_table(rows):
-    print("\n| variant | paper Kinetics / Something / Diving48 (L=16) | ours: test acc. "
-          "(seeds) | time-reversed | final training loss |")
-    print("|---|---|---|---|---|")
-    for variant in dict.fromkeys(row["variant"] for row in rows):
-        mine = [row for row in rows if row["variant"] == variant]
-        paper = PAPER_TABLE3.get(variant.replace("_raw", ""))
-        paper = " / ".join(f"{p:.1f}" for p in paper) if paper else "-"
-        if variant == "corrnet_raw":
-            paper = "- (raw dot product; paper's is " + paper + ")"
-        accs = ", ".join(f"{row['test']:.3f}" for row in mine)
-        rev = ", ".join(f"{row['reversed']:.3f}" for row in mine)
-        loss = ", ".join(f"{row['loss'][-1]:.2f}" for row in mine)
-        print(f"| {variant} | {paper} | {accs} | {rev} | {loss} |")
+def paper_figures(variant):
+    """Table 3's top-1 (%) for ``variant``, as a table cell."""
+    figures = " / ".join(f"{p:.1f}" for p in PAPER_TABLE3[variant.replace("_raw", "")])
+    return f"- (raw dot product; paper's is {figures})" if variant == "corrnet_raw" else figures
 
 
-def overflow(args):
+def table(rows):
+    """One row per variant and seed (training loss every fourth epoch), then per-variant means."""
+    epochs = range(0, len(rows[0]["loss"]), 4)
+    header = ["model", "paper top-1 % (Kinetics / Something v1 / Diving48, L=16)", "seed",
+              "test acc.", "time-reversed test acc.",
+              "training loss, epochs " + " / ".join(str(e + 1) for e in epochs), "seconds"]
+    lines = [(NAMES[r["variant"]], paper_figures(r["variant"]), r["seed"], r["test"],
+              r["reversed"], " / ".join(f"{r['loss'][e]:.2f}" for e in epochs),
+              f"{r['seconds']:.0f}") for r in rows]
+    if len({r["seed"] for r in rows}) > 1:
+        for variant, mine in by_variant(rows).items():
+            lines.append((NAMES[variant], paper_figures(variant), "mean",
+                          float(np.mean([r["test"] for r in mine])),
+                          float(np.mean([r["reversed"] for r in mine])), "", ""))
+    return _report.markdown_table(header, lines)
+
+
+def by_variant(rows):
+    return {v: [r for r in rows if r["variant"] == v]
+            for v in dict.fromkeys(r["variant"] for r in rows)}
+
+
+def reading(rows, videos):
+    means = {v: float(np.mean([r["test"] for r in mine])) for v, mine in by_variant(rows).items()}
+    order = " > ".join(f"{NAMES[v]} {a:.3f}" for v, a in
+                       sorted(means.items(), key=lambda item: -item[1]))
+    return (f"held-out accuracy on the four direction classes ({videos}; chance 0.25); "
+            f"the time-reversed column scores the same test clips played backwards, so a "
+            f"model that reads the direction falls below chance there. Mean test accuracy: "
+            f"{order} (paper: CorrNet-26 > R(2+1)D-26 > R2D-26 on all three datasets)")
+
+
+def overflow():
+    """Print, and return, the overflow table's rows (variant, growth, layer, two maxima)."""
     import keras
 
     from actionzoo.models.correlation_net import correlation_net
@@ -163,9 +173,7 @@ def overflow(args):
     configs = {"r2d": dict(variant="r2d"),
                "corrnet_raw": dict(variant="corrnet", normalize_correlation=False),
                "corrnet": dict(variant="corrnet")}
-    print("| variant | conv kernel norm growth, median / max | layer | max |a| "
-          "training mode | max |a| inference mode |")
-    print("|---|---|---|---|---|")
+    rows = []
     for name, kwargs in configs.items():
         keras.utils.set_random_seed(0)
         model = correlation_net(26, clip_length=4, input_size=32, num_classes=3, width=0.125,
@@ -176,6 +184,7 @@ def overflow(args):
                       keras.losses.SparseCategoricalCrossentropy(True))
         model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
         growth = np.array([np.linalg.norm(w) for w in kernels]) / before
+        growth = f"{np.median(growth):.0f}x / {growth.max():.0f}x"
         layers = [n for n in ("conv1_relu", "res2_block2_out", "corr2_correlation",
                               "corr2_out", "corr3_correlation", "corr4_correlation",
                               "res5_block2_out", "logits") if n in
@@ -183,37 +192,42 @@ def overflow(args):
         probe = keras.Model(model.input, [model.get_layer(n).output for n in layers])
         train = probe(x[:2], training=True)
         infer = probe(x[:2], training=False)
-        for i, (layer, a, b) in enumerate(zip(layers, train, infer, strict=True)):
-            lead = (f"{name} | {np.median(growth):.0f}x / {growth.max():.0f}x" if i == 0
-                    else " | ")
-            print(f"| {lead} | {layer} | {largest(a):.3g} | {largest(b):.3g} |")
+        rows += [(name, growth, layer, largest(a), largest(b))
+                 for layer, a, b in zip(layers, train, infer, strict=True)]
+    print(_report.markdown_table(
+        ["variant", "conv kernel norm growth, median / max", "layer",
+         "max abs activation, training mode", "max abs activation, inference mode"],
+        [(n, g, layer, f"{a:.3g}", f"{b:.3g}") for n, g, layer, a, b in rows]))
+    return rows
 
 
 def largest(a):
     a = np.abs(np.asarray(a, dtype=np.float64))
-    return np.inf if not np.isfinite(a).all() else a.max()
+    return np.inf if not np.isfinite(a).all() else float(a.max())
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("overflow", "compare"))
-    parser.add_argument("--quick", action="store_true",
-                        help="compare: 3 groups, 1 epoch, 4x32x32 clips (seconds)")
-    parser.add_argument("--scale", choices=sorted(SCALES), default="demo")
-    parser.add_argument("--groups", type=int, default=30,
-                        help="demo groups (30: 160 training / 80 test videos; 120: 640 / 320)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--width", type=float, default=None)
-    parser.add_argument("--verbose", type=int, default=0, help="estimator verbosity")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.scale, args.groups = "quick", 3
+    p = _report.parser(__doc__.splitlines()[0])
+    p.add_argument("measure", nargs="?", choices=("compare", "overflow"), default="compare",
+                   help="compare (default): the learning comparison, written into the "
+                        "docs; overflow: the inference-overflow table, printed only")
+    p.add_argument("--scale", choices=("demo", "paper"), default="demo",
+                   help="demo: 64 px crops, width 0.125, Adam (CPU); paper: 16 frames, "
+                        "112 px crops, full width, K=7, D=2, g=32, the paper's SGD (GPU)")
+    p.add_argument("--groups", type=int, default=None,
+                   help="demo groups per class (default 30: 160 training / 80 test videos; "
+                        "120: 640 / 320; 3 with --quick)")
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument("--epochs", type=int, default=None, help="override the scale's epochs")
+    p.add_argument("--width", type=float, default=None,
+                   help="override the scale's width multiplier")
+    p.add_argument("--verbose", type=int, default=0, help="estimator verbosity")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    select_device(args.device)
-    return overflow(args) if args.what == "overflow" else compare(args)
+    args = _report.parse(p, argv)
+    if args.measure == "overflow":
+        overflow()
+    else:
+        compare(args)
 
 
 if __name__ == "__main__":

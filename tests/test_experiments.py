@@ -58,3 +58,35 @@ def test_quick_defaults_to_a_temporary_page_and_seeds_must_be_positive(tmp_path)
     _report.write_block(str(page), "k", "first")
     _report.write_block(str(page), "k", "second")
     assert page.read_text() == "<!-- results:k start -->\nsecond\n<!-- results:k end -->\n"
+
+
+def test_correlation_net_puts_the_paper_beside_ours_for_each_variant(tmp_path):
+    page = tmp_path / "reproduction.md"
+    script = os.path.join(ROOT, "experiments", "correlation_net.py")
+    run = subprocess.run([sys.executable, script, "--quick", "--seeds", "1", "--doc", str(page),
+                          "--variants", "corrnet", "corrnet_raw"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    block = page.read_text()
+    # paper Table 3 (L=16), seed, test and time-reversed accuracy, loss at epoch 1, seconds
+    figures = r" \| 0 \| (?:0\.\d{3}|1\.000) \| (?:0\.\d{3}|1\.000) \| (\d+\.\d{2}) \| \d+ \|"
+    corrnet = re.search(r"\| CorrNet-26 \| 73\.4 / 38\.5 / 27\.0" + figures, block)
+    raw = re.search(r"\| CorrNet-26, raw correlation \| - \(raw dot product; paper's is "
+                    r"73\.4 / 38\.5 / 27\.0\)" + figures, block)
+    assert corrnet and raw, block
+    assert all(0 < float(m.group(1)) < 100 for m in (corrnet, raw)), "a finite training loss"
+    assert "16 training / 8 test videos; chance 0.25" in block
+
+
+def test_correlation_net_overflow_measurement():
+    """The raw correlation overflows in inference mode after three lr-0.1 steps; the
+    normalised one stays at its filter's scale (the table the model card quotes)."""
+    sys.path.insert(0, ROOT)
+    from experiments import correlation_net
+
+    rows = correlation_net.overflow()
+    inference = {(variant, layer): b for variant, _, layer, _, b in rows}
+    assert inference[("corrnet_raw", "corr2_correlation")] > 1e6
+    assert inference[("corrnet_raw", "corr4_correlation")] == float("inf")
+    assert all(inference[("corrnet", f"corr{s}_correlation")] < 10 for s in (2, 3, 4))
+    assert {variant for variant, *_ in rows} == {"r2d", "corrnet_raw", "corrnet"}
