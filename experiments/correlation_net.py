@@ -224,6 +224,9 @@ def main(argv=None):
     p.add_argument("--verbose", type=int, default=0, help="estimator verbosity")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _report.parse(p, argv)
+    for option in ("groups", "epochs", "width"):
+        if getattr(args, option) is not None and getattr(args, option) <= 0:
+            p.error(f"--{option} must be positive, got {getattr(args, option)}")
     if args.measure == "overflow":
         overflow()
     else:
