@@ -44,8 +44,13 @@ import psutil  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from actionzoo.data import (  # noqa: E402
-    ClipLoader, DenseClipSampler, load_ucf101, make_dataset, make_synthetic_dataset,
-    train_transform, video_info,
+    ClipLoader,
+    DenseClipSampler,
+    load_ucf101,
+    make_dataset,
+    make_synthetic_dataset,
+    train_transform,
+    video_info,
 )
 from actionzoo.data.workers import decode_pool  # noqa: E402
 

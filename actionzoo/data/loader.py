@@ -15,7 +15,14 @@ import numpy as np
 
 from .audio import DEFAULT_SAMPLE_RATE, audio_slice, read_audio
 from .errors import DataError
-from .flow import FLOW_BOUND, FlowCache, compute_flow, motion_magnitude, read_flow_stacks, video_flow
+from .flow import (
+    FLOW_BOUND,
+    FlowCache,
+    compute_flow,
+    motion_magnitude,
+    read_flow_stacks,
+    video_flow,
+)
 from .logmel import EXAMPLE_FRAMES, NUM_MEL_BANDS, log_mel_examples, spectrogram_examples
 from .sampling import audio_window, read_sampled
 from .transforms import Compose, ResizeShortSide, resize_clip

@@ -4,14 +4,17 @@ from numbers import Real
 import keras
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from actionzoo._sklearn_compat import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from actionzoo._sklearn_compat import Interval, StrOptions
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.estimators._two_stream_scores import (
-    ODD_WIDTH_REASON, check_scores_match_classes, check_two_stream_scores,
-    structural_failed_checks)
+    ODD_WIDTH_REASON,
+    check_scores_match_classes,
+    check_two_stream_scores,
+    structural_failed_checks,
+)
 from actionzoo.models import corrnet_fusion_mlp
 
 

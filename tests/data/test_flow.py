@@ -6,8 +6,17 @@ import pytest
 
 import actionzoo.data.flow as flow_module
 from actionzoo.data import (
-    FlowCache, VideoReader, compute_flow, dequantize_flow, flip_flow, has_tvl1, motion_magnitude,
-    quantize_flow, read_flow_stacks, stack_flow, video_flow,
+    FlowCache,
+    VideoReader,
+    compute_flow,
+    dequantize_flow,
+    flip_flow,
+    has_tvl1,
+    motion_magnitude,
+    quantize_flow,
+    read_flow_stacks,
+    stack_flow,
+    video_flow,
 )
 from actionzoo.data.encode import write_video
 

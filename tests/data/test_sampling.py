@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 
 from actionzoo.data import (
-    AdaptiveSampler, DenseClipSampler, SegmentSampler, UniformClipSampler, audio_window,
+    AdaptiveSampler,
+    DenseClipSampler,
+    SegmentSampler,
+    UniformClipSampler,
+    audio_window,
 )
 
 

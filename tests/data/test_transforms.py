@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 
 from actionzoo.data import (
-    CenterCrop, Compose, MultiScaleCrop, RandomHorizontalFlip, ResizeShortSide, TenCrop, ThreeCrop,
-    dequantize_flow, eval_transform, train_transform,
+    CenterCrop,
+    Compose,
+    MultiScaleCrop,
+    RandomHorizontalFlip,
+    ResizeShortSide,
+    TenCrop,
+    ThreeCrop,
+    dequantize_flow,
+    eval_transform,
+    train_transform,
 )
 
 

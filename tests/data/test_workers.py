@@ -8,8 +8,14 @@ import pytest
 import tensorflow as tf
 
 from actionzoo.data import (
-    ClipLoader, DenseClipSampler, SegmentSampler, SkipLog, UniformClipSampler, eval_transform,
-    make_dataset, train_transform,
+    ClipLoader,
+    DenseClipSampler,
+    SegmentSampler,
+    SkipLog,
+    UniformClipSampler,
+    eval_transform,
+    make_dataset,
+    train_transform,
 )
 from actionzoo.data.workers import ProcessLoader, decode_pool
 from tests.data.media import coded_frames

@@ -7,8 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from actionzoo.models.backbones import (WeightsUnavailableError, backbone_preprocess,
-                                        frame_embedding_model)
+from actionzoo.models.backbones import (
+    WeightsUnavailableError,
+    backbone_preprocess,
+    frame_embedding_model,
+)
 
 
 @pytest.fixture

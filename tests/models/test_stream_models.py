@@ -3,8 +3,12 @@ import numpy as np
 import pytest
 
 from actionzoo.models.motion_cnn import motion_cnn
-from actionzoo.models.vggish import (CHECKPOINT_NAMES, load_vggish_checkpoint,
-                                     set_vggish_weights, vggish)
+from actionzoo.models.vggish import (
+    CHECKPOINT_NAMES,
+    load_vggish_checkpoint,
+    set_vggish_weights,
+    vggish,
+)
 
 
 def _conv(k, c_in, c_out):
