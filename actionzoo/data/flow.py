@@ -388,7 +388,7 @@ def read_flow_stacks(reader, centers, length=10, *, method="auto", bound=FLOW_BO
     pairs_a = frames[[position[int(t)] for t in needed]]
     pairs_b = frames[[position[int(t) + 1] for t in needed]]
     method = _resolve_method(method)
-    flows = np.stack([compute_flow(np.stack([a, b]), method)[0] for a, b in zip(pairs_a, pairs_b)])
+    flows = np.stack([compute_flow(np.stack([a, b]), method)[0] for a, b in zip(pairs_a, pairs_b, strict=True)])
     lookup = {int(t): i for i, t in enumerate(needed)}
     q = quantize_flow(flows, bound)
     return _interleave(q[np.vectorize(lookup.get)(idx)])

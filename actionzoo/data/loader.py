@@ -67,7 +67,7 @@ def check_outputs(out, spec, where):
     arrays = []
     for key, (shape, dtype) in spec.items():
         a = np.asarray(out[key], dtype=dtype)
-        if len(a.shape) != len(shape) or any(e is not None and e != d for e, d in zip(shape, a.shape)):
+        if len(a.shape) != len(shape) or any(e is not None and e != d for e, d in zip(shape, a.shape, strict=True)):
             raise DataError(where, f"{key} has shape {a.shape}, expected {shape}")
         arrays.append(a)
     return arrays

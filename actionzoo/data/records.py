@@ -216,7 +216,7 @@ class RecordVideo:
         needed = np.unique(np.clip(np.asarray(centers)[:, None] + np.arange(length) - length // 2, 0, n - 1))
         flow = np.zeros((n,) + (self.info.height, self.info.width, 2), np.uint8)
         for comp, key in enumerate(("flow_x", "flow_y")):
-            for i, img in zip(needed, self._images(key, needed, cv2.IMREAD_GRAYSCALE)):
+            for i, img in zip(needed, self._images(key, needed, cv2.IMREAD_GRAYSCALE), strict=True):
                 flow[i, ..., comp] = img
         return stack_flow(flow, centers, length)
 

@@ -305,7 +305,7 @@ class ThreeCrop(_Spatial):
             boxes = [((H - h) // 2, x) for x in (0, (W - w) // 2, W - w)]
         else:
             boxes = [(y, (W - w) // 2) for y in (0, (H - h) // 2, H - h)]
-        return np.stack([_crop(clip, t, l, h, w) for t, l in boxes])
+        return np.stack([_crop(clip, top, left, h, w) for top, left in boxes])
 
 
 class TenCrop(_Spatial):
@@ -327,7 +327,7 @@ class TenCrop(_Spatial):
         _check_fits(clip, h, w, "TenCrop")
         H, W = clip.shape[1:3]
         boxes = [(0, 0), (0, W - w), (H - h, 0), (H - h, W - w), ((H - h) // 2, (W - w) // 2)]
-        crops = [_crop(clip, t, l, h, w) for t, l in boxes]
+        crops = [_crop(clip, top, left, h, w) for top, left in boxes]
         crops += [_hflip(c, modality) for c in crops]
         return np.stack(crops)
 

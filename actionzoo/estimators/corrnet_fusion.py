@@ -319,5 +319,5 @@ def transfer_hidden_weights(source, target):
     grid = kernel.reshape(c_src, c_src, -1)
     idx = np.arange(c_tgt) % c_src
     tgt_layers[0].set_weights([grid[idx][:, idx].reshape(c_tgt * c_tgt, -1), bias])
-    for src, tgt in zip(src_layers[1:], tgt_layers[1:]):
+    for src, tgt in zip(src_layers[1:], tgt_layers[1:], strict=True):
         tgt.set_weights(src.get_weights())

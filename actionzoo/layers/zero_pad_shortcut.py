@@ -59,7 +59,7 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         out = [input_shape[0]]
-        for n, s in zip(input_shape[1:4], self.strides):
+        for n, s in zip(input_shape[1:4], self.strides, strict=True):
             out.append(None if n is None else -(-n // s))
         return tuple(out) + (self.filters,)
 

@@ -75,7 +75,7 @@ def frame_clip_correspondence(teacher, student, n_frames=None, feature_units=102
     if len(clip_shape) != 4 or len(frame_shape) != 3:
         raise ValueError(f"teacher must take frames (H, W, C) and student clips (T, H, W, C); got "
                          f"{frame_shape} and {clip_shape}")
-    frame_shape = tuple(f if f is not None else c for f, c in zip(frame_shape, clip_shape[1:]))
+    frame_shape = tuple(f if f is not None else c for f, c in zip(frame_shape, clip_shape[1:], strict=True))
     n_frames = clip_shape[0] if n_frames is None else int(n_frames)
 
     teacher.trainable = False

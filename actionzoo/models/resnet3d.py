@@ -179,7 +179,7 @@ def resnet3d(depth=18, cardinality=1, stc=False, reduction=4, branches=("tempora
     x = _conv_bn(inputs, scaled(64), 7, (1, 2, 2), "conv1")
     x = keras.layers.ZeroPadding3D(1, name="pool1_pad")(x)  # zeros == -inf after ReLU
     x = keras.layers.MaxPooling3D(3, strides=2, name="pool1_pool")(x)
-    for stage, (n_blocks, planes) in enumerate(zip(blocks, base_planes)):
+    for stage, (n_blocks, planes) in enumerate(zip(blocks, base_planes, strict=True)):
         planes = scaled(planes)
         for b in range(n_blocks):
             spec = {

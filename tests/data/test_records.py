@@ -35,7 +35,7 @@ def test_prepare_then_read_matches_sampled_frames(videos, tmp_path):
     assert features["flow"].shape == (3, 6, 48, 64, 4)
     assert features["audio"].shape == (3, 1, 96, 64)
     assert features["has_audio"].numpy().tolist() == [True, False, True]
-    for clip, n in zip(features["rgb"].numpy(), [20, 30, 24]):
+    for clip, n in zip(features["rgb"].numpy(), [20, 30, 24], strict=True):
         np.testing.assert_array_equal(decode_indices(clip), sampler.sample(n)[0])
 
 

@@ -37,14 +37,14 @@ def test_ucf101_layout_and_splits(small_dataset):
 def test_videos_are_real_mpeg4_avi_with_and_without_audio(small_dataset):
     root, info = small_dataset
     flags = []
-    for rel, has_audio in zip(info["paths"], info["has_audio"]):
+    for rel, has_audio in zip(info["paths"], info["has_audio"], strict=True):
         meta = video_info(os.path.join(root, rel))
         assert meta.codec == "mpeg4" and meta.fps == 25 and (meta.width, meta.height) == (64, 48)
         assert 12 <= meta.num_frames <= 16
         assert meta.has_audio == has_audio
         flags.append(has_audio)
     assert any(flags) and not all(flags)
-    sound_rel = next(r for r, a in zip(info["paths"], info["has_audio"]) if a and r.startswith("MoveLeft"))
+    sound_rel = next(r for r, a in zip(info["paths"], info["has_audio"], strict=True) if a and r.startswith("MoveLeft"))
     wave, ok = read_audio(os.path.join(root, sound_rel))
     assert ok and np.abs(wave).max() > 0.1  # MoveLeft carries beeps
 
@@ -65,7 +65,7 @@ def test_deterministic_for_a_seed(tmp_path, small_dataset):
 
     assert again["has_audio"] == info["has_audio"]
     assert all(digest(root, r) == digest(tmp_path, r) for r in info["paths"])
-    other = make_synthetic_dataset(tmp_path / "other", seed=4, **SMALL)
+    make_synthetic_dataset(tmp_path / "other", seed=4, **SMALL)
     assert any(digest(root, r) != digest(tmp_path / "other", r) for r in info["paths"])
 
 

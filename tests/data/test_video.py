@@ -185,7 +185,7 @@ def test_variable_frame_rate_is_resampled_by_timestamp(tmp_path):
     stream = container.add_stream("libx264", rate=25)
     stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
     stream.codec_context.time_base = Fraction(1, 1000)
-    for code, (frame, ms) in enumerate(zip(coded_frames(len(times_ms)), times_ms)):
+    for frame, ms in zip(coded_frames(len(times_ms)), times_ms, strict=True):
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
         vf.pts, vf.time_base = ms, Fraction(1, 1000)
         for packet in stream.encode(vf):

@@ -30,7 +30,7 @@ def collect(ds):
 
 def assert_same(a, b):
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         tf.nest.map_structure(np.testing.assert_array_equal, x, y)
 
 

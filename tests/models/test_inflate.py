@@ -69,7 +69,7 @@ def test_center_init_reproduces_2d_logits_on_identical_frames():
     _randomise(teacher)
     report = inflate_from_2d(teacher, student, time_init="center")
     n_weighted = sum(1 for layer in student.layers if layer.weights)
-    assert report == {"inflated": [l.name for l in student.layers if l.weights], "skipped": [], "unused": []}
+    assert report == {"inflated": [layer.name for layer in student.layers if layer.weights], "skipped": [], "unused": []}
     assert len(report["inflated"]) == n_weighted
     frame, clip = _frame_and_clip(32, 4)
     _assert_close(ops.convert_to_numpy(student(clip)), ops.convert_to_numpy(teacher(frame)))
@@ -102,7 +102,7 @@ def test_stc_and_new_classifier_are_reported_as_skipped():
     student = resnet3d(depth=18, shortcut="B", stc=True, clip_length=4, input_size=32, num_classes=7,
                        width=WIDTH)
     report = inflate_from_2d(teacher, student)
-    assert report["skipped"] == [l.name for l in student.layers if l.name.endswith("_stc")] + ["logits"]
+    assert report["skipped"] == [layer.name for layer in student.layers if layer.name.endswith("_stc")] + ["logits"]
     assert report["unused"] == ["logits"]  # 3 classes in 2D, 7 in 3D
 
 

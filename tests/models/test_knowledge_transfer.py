@@ -53,9 +53,9 @@ def test_training_updates_the_student_only():
     model.compile(optimizer=keras.optimizers.SGD(0.05), run_eagerly=True,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(_data(), np.array([1, 0, 1, 0]), epochs=1, verbose=0)
-    for before, w in zip(teacher_before, teacher.weights):
+    for before, w in zip(teacher_before, teacher.weights, strict=True):
         np.testing.assert_array_equal(before, w.numpy())
-    changed = [not np.allclose(b, w.numpy()) for b, w in zip(student_before, student.trainable_weights)]
+    changed = [not np.allclose(b, w.numpy()) for b, w in zip(student_before, student.trainable_weights, strict=True)]
     assert sum(changed) > len(changed) // 2
 
 
@@ -88,7 +88,7 @@ def test_correspondence_pairs_follow_the_paper_definition():
     np.testing.assert_array_equal(frame_clip[positive], clip_idx[positive])  # same video, same time stamp
     assert np.all(video_ids[frame_clip[~positive]] != video_ids[clip_idx[~positive]])  # other video
     again = correspondence_pairs(clips, video_ids, random_state=0)
-    for a, b in zip(again, (frames, paired, labels)):
+    for a, b in zip(again, (frames, paired, labels), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

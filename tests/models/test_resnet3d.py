@@ -33,7 +33,7 @@ def test_tiny_model_shapes_and_training_step(kwargs):
     before = [w.numpy().copy() for w in model.trainable_weights]
     history = model.fit(x, np.array([0, 2]), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    changed = [not np.allclose(a, b) for a, b in zip(before, (w.numpy() for w in model.trainable_weights))]
+    changed = [not np.allclose(a, b) for a, b in zip(before, (w.numpy() for w in model.trainable_weights), strict=True)]
     assert sum(changed) > len(changed) // 2
 
 
@@ -68,7 +68,7 @@ def test_shortcut_a_has_no_parameters_and_b_adds_projections():
     assert not any(layer.name.endswith("_0_conv") for layer in a.layers)
     # 3 projections (stages 2-4): conv c_in*c_out + BN 2*c_out
     widths = [8, 16, 32, 64]
-    extra = sum(cin * cout + 2 * cout for cin, cout in zip(widths, widths[1:]))
+    extra = sum(cin * cout + 2 * cout for cin, cout in zip(widths, widths[1:], strict=False))
     assert _n_params(b) - _n_params(a) == extra
 
 
