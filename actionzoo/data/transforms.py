@@ -21,7 +21,8 @@ from .flow import flip_flow
 
 __all__ = [
     "Compose", "Resize", "ResizeShortSide", "CenterCrop", "RandomCrop", "MultiScaleCrop",
-    "RandomHorizontalFlip", "ThreeCrop", "TenCrop", "resize_clip", "train_transform", "eval_transform",
+    "RandomHorizontalFlip", "ThreeCrop", "TenCrop", "resize_clip", "train_transform",
+    "eval_transform",
 ]
 
 _CV_MAX_CHANNELS = 512
@@ -53,7 +54,8 @@ def resize_clip(clip, height, width):
     if c <= 4:  # RGB: frame by frame, no transposed copies (same pixels, ~6x less CPU)
         out = np.empty((t, height, width, c), clip.dtype)
         for i, frame in enumerate(clip):
-            out[i] = cv2.resize(frame, (width, height), interpolation=interp).reshape(height, width, c)
+            resized = cv2.resize(frame, (width, height), interpolation=interp)
+            out[i] = resized.reshape(height, width, c)
         return out
     # flow stacks: frames side by side as channels, resized in few calls
     chunk = 4 if area else _CV_MAX_CHANNELS  # OpenCV's area resize takes <= 4 channels

@@ -306,7 +306,8 @@ class DecodePool:
         return result
 
     def _one_by_one(self, token, payload, paths, seeds, spec):
-        parts = [self.run(token, payload, [p], [s], spec) for p, s in zip(paths, seeds, strict=True)]
+        parts = [self.run(token, payload, [p], [s], spec)
+                 for p, s in zip(paths, seeds, strict=True)]
         template = next((part for part, failed in parts if not failed), parts[0][0])
         arrays = [np.empty((len(paths),) + a.shape[1:], a.dtype) for a in template]
         failures = {}
@@ -391,7 +392,8 @@ class ProcessLoader:
     Examples
     --------
     >>> from actionzoo.data import ClipLoader, DenseClipSampler, eval_transform
-    >>> loader = ProcessLoader(ClipLoader(DenseClipSampler(8), eval_transform(64, 72)), 2)  # doctest: +SKIP
+    >>> clips = ClipLoader(DenseClipSampler(8), eval_transform(64, 72))  # doctest: +SKIP
+    >>> loader = ProcessLoader(clips, 2)  # doctest: +SKIP
     >>> loader("v_Run_g01_c01.avi", seed=0)["rgb"].shape  # doctest: +SKIP
     (8, 64, 64, 3)
     """
