@@ -30,7 +30,8 @@ def test_paper_configuration_parameter_count():
     expected = 2 * gru(1536, 512) + 2 * gru(1024, 512) + (1024 * 101 + 101)
     assert model.count_params() == expected
     assert tuple(model.get_layer("embedding").output.shape) == (None, 1024)
-    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.5] * 3
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    assert [layer.rate for layer in dropouts] == [0.5] * 3
 
 
 @pytest.mark.parametrize("rnn", ["bigru", "lstm"])

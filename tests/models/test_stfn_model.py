@@ -39,7 +39,8 @@ def test_builds_and_trains_one_step(architecture, fusion, direction):
     before = [w.numpy().copy() for w in model.trainable_weights]
     loss = model.train_on_batch([app, mot], y)
     assert np.isfinite(loss)
-    changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=True)]
+    changed = [not np.allclose(b, w.numpy())
+               for b, w in zip(before, model.trainable_weights, strict=True)]
     assert all(changed), "some trainable weight received no update"
 
 
