@@ -87,7 +87,8 @@ def layer_benchmark(repeats):
     fns = {"matmul": lambda: _sync(matmul())}
     for name, fn in impls.items():
         fns[f"{name} fwd"] = (lambda fn=fn: _sync(fn(x, kernel)))
-        fns[f"{name} fwd+bwd"] = (lambda step=fwd_bwd(fn): _sync(step(x, kernel)))
+        step = fwd_bwd(fn)
+        fns[f"{name} fwd+bwd"] = (lambda step=step: _sync(step(x, kernel)))
     times = _median_times(fns, repeats)
 
     matmul_rate = 2 * n ** 3 / times["matmul"] / 1e9

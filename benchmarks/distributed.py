@@ -155,7 +155,8 @@ def search_part(args):
             search()
             walls.append(time.perf_counter() - start)
             memory.append(sorted(client.run(rss).values()))
-    print(f"GridSearchCV, CorrNetFusion fc 64-64, 3 epochs, {len(y)} samples, 4 candidates x 5 folds")
+    print(f"GridSearchCV, CorrNetFusion fc 64-64, 3 epochs, {len(y)} samples, "
+          "4 candidates x 5 folds")
     print(f"  n_jobs=1:                  {serial:7.1f} s")
     print(f"  Dask, 2 worker processes:  {' / '.join(f'{w:.1f}' for w in walls)} s "
           f"(the first includes loading TensorFlow in the workers)")

@@ -44,8 +44,13 @@ import psutil  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from actionzoo.data import (  # noqa: E402
-    ClipLoader, DenseClipSampler, load_ucf101, make_dataset, make_synthetic_dataset,
-    train_transform, video_info,
+    ClipLoader,
+    DenseClipSampler,
+    load_ucf101,
+    make_dataset,
+    make_synthetic_dataset,
+    train_transform,
+    video_info,
 )
 from actionzoo.data.workers import decode_pool  # noqa: E402
 
@@ -120,8 +125,8 @@ class Timed:
 
 
 def pipeline_rate(paths, labels, sampler, transform, num_workers, batch_size=8):
-    ds = make_dataset(paths, labels, sampler, transform, batch_size=batch_size, shuffle=True, seed=0,
-                      num_workers=num_workers)
+    ds = make_dataset(paths, labels, sampler, transform, batch_size=batch_size, shuffle=True,
+                      seed=0, num_workers=num_workers)
     with Timed(pids=decode_pool(num_workers).pids if num_workers else ()) as timed:
         for clips, _ in ds:
             timed.clips += int(clips.shape[0])
@@ -195,7 +200,8 @@ def memory_stream(paths, labels, sampler, transform):
     rss = np.array([s[1] for s in monitor.samples])
     warm = rss[len(rss) // 10:]
     return {
-        "rss_before_MiB": before / 2**20, "videos": count, "decoded_bytes_per_video": per_video, "videos_fitting_1GiB": int(fit),
+        "rss_before_MiB": before / 2**20, "videos": count, "decoded_bytes_per_video": per_video,
+        "videos_fitting_1GiB": int(fit),
         "decoded_total_GiB": count * per_video / GIB, "seconds": elapsed,
         "peak_rss_MiB": rss.max() / 2**20, "rss_after_warmup_MiB": warm[0] / 2**20,
         "rss_end_MiB": rss[-1] / 2**20,
@@ -203,8 +209,10 @@ def memory_stream(paths, labels, sampler, transform):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "actionzoo-demo-data"))
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data",
+                        default=os.path.join(tempfile.gettempdir(), "actionzoo-demo-data"))
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--passes", type=int, default=3,
@@ -223,8 +231,8 @@ def main():
         return
     print(f"videos: {len(videos)} x {args.passes} passes  cpus: {os.cpu_count()}  "
           f"load average: {load_average()}")
-    print(f"calibration: GIL-free OpenCV work on 2 threads runs {thread_scaling():.2f}x faster than on 1 "
-          "(the ceiling for any 2-way parallel loader on this machine right now)")
+    print(f"calibration: GIL-free OpenCV work on 2 threads runs {thread_scaling():.2f}x faster "
+          "than on 1 (the ceiling for any 2-way parallel loader on this machine right now)")
     for workers in (WORKERS, 0):  # warm-up (worker start, graph tracing, caches)
         pipeline_rate(paths[:16], labels[:16], sampler, transform, workers)
     runs = {"loop": [], "processes": [], "threads": []}
@@ -238,12 +246,14 @@ def main():
                   f"speed-up {runs[name][-1][0] / runs['loop'][-1][0]:.2f}x")
         print(f"       (load average {load_average()})")
     rates = {name: np.array([f[0] for f in figures]) for name, figures in runs.items()}
-    print(f"calibration after the runs: {thread_scaling():.2f}x on 2 threads (load average {load_average()})")
+    print(f"calibration after the runs: {thread_scaling():.2f}x on 2 threads "
+          f"(load average {load_average()})")
     print(f"median: loop {np.median(rates['loop']):.1f} clips/s")
     for name in ("processes", "threads"):
         ratios = rates[name] / rates["loop"]
         print(f"  pipeline ({name}, num_workers={WORKERS if name == 'processes' else 0}) "
-              f"{np.median(rates[name]):.1f} clips/s, paired speed-up median {np.median(ratios):.2f}x, "
+              f"{np.median(rates[name]):.1f} clips/s, "
+              f"paired speed-up median {np.median(ratios):.2f}x, "
               f"min {ratios.min():.2f}x (target >= 1.8x)")
     if not args.skip_memory:
         mem = memory_stream(videos, video_labels, sampler, transform)
@@ -251,7 +261,8 @@ def main():
               "{videos_fitting_1GiB} fit in 1 GiB) in {seconds:.0f} s; RSS of the process and its "
               f"{WORKERS} workers before {{rss_before_MiB:.0f}} MiB "
               "(TensorFlow loaded), peak {peak_rss_MiB:.0f} MiB, "
-              "after warm-up {rss_after_warmup_MiB:.0f} MiB, at end {rss_end_MiB:.0f} MiB".format(**mem))
+              "after warm-up {rss_after_warmup_MiB:.0f} MiB, "
+              "at end {rss_end_MiB:.0f} MiB".format(**mem))
 
 
 if __name__ == "__main__":

@@ -65,10 +65,13 @@ def main(argv=None):
           f"input {args.batch_size}x{args.clip_length}x{args.size}x{args.size}x3, "
           f"{args.repeats} forward passes each (median / min), {os.cpu_count()} CPUs")
     for k, name in (("plain", f"ResNet-{args.depth}"), ("stc", f"STC-ResNet-{args.depth}")):
-        print(f"  {name:<16} {med[k] * 1e3:8.1f} / {best[k] * 1e3:6.1f} ms   {flops[k] / 1e9:7.3f} GFLOPs/clip   "
+        print(f"  {name:<16} {med[k] * 1e3:8.1f} / {best[k] * 1e3:6.1f} ms   "
+              f"{flops[k] / 1e9:7.3f} GFLOPs/clip   "
               f"{params[k] / 1e6:7.2f} M params")
-    print(f"  overhead ratio   time {med['stc'] / med['plain']:.3f} / {best['stc'] / best['plain']:.3f}   "
-          f"FLOPs {flops['stc'] / flops['plain']:.4f}   params {params['stc'] / params['plain']:.3f}")
+    print(f"  overhead ratio   time {med['stc'] / med['plain']:.3f} / "
+          f"{best['stc'] / best['plain']:.3f}   "
+          f"FLOPs {flops['stc'] / flops['plain']:.4f}   "
+          f"params {params['stc'] / params['plain']:.3f}")
 
 
 if __name__ == "__main__":

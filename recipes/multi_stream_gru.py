@@ -1,4 +1,4 @@
-"""MultiStreamGRU: spatial, optical-flow and audio BiGRU embeddings, SVM fusion, anomalies (Tkachenko).
+"""MultiStreamGRU: spatial, optical-flow and audio BiGRU embeddings, SVM fusion, anomalies.
 
 Tkachenko, *Video classification using multistream 2D CNN + RNN with
 adaptive sampling*: each stream (2-D CNN frame features, motion CNN on

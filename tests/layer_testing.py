@@ -95,7 +95,7 @@ def _check_training_step(layer, input_data):
     assert np.isfinite(history.history["loss"][0])
     if before:
         after = [ops.convert_to_numpy(w) for w in model.trainable_weights]
-        assert any(not np.allclose(a, b) for a, b in zip(after, before)), (
+        assert any(not np.allclose(a, b) for a, b in zip(after, before, strict=True)), (
             "a training step changed no weight"
         )
 

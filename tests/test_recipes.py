@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from actionzoo._shipped import shipped_dir
-from actionzoo.cli import available_recipes, main as cli_main, recipes_dir
+from actionzoo.cli import available_recipes, recipes_dir
+from actionzoo.cli import main as cli_main
 from actionzoo.data import make_synthetic_dataset
 
 pytestmark = pytest.mark.timeout(900)

@@ -71,7 +71,8 @@ def write_video(path, frames, fps=25, *, codec=None, pix_fmt="yuv420p", bit_rate
         for frame in frames:
             frame = np.asarray(frame, np.uint8)
             if stream is None:
-                stream = container.add_stream(codec or default_v, rate=Fraction(fps).limit_denominator(1001))
+                stream = container.add_stream(codec or default_v,
+                                              rate=Fraction(fps).limit_denominator(1001))
                 stream.width, stream.height = frame.shape[1], frame.shape[0]
                 stream.pix_fmt = pix_fmt
                 stream.codec_context.thread_count = 1  # deterministic output
@@ -130,7 +131,8 @@ def _encode_audio(container, stream, samples):
             data = (np.clip(chunk, -1, 1) * 2147483647).astype(np.int32)
         else:
             data = chunk.astype(np.float32)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[None]), format=fmt, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[None]), format=fmt,
+                                           layout="mono")
         frame.sample_rate = rate
         frame.pts = start
         mux(stream.encode(frame))

@@ -104,7 +104,8 @@ def compute_flow(frames, method="auto"):
     else:
         calc = lambda a, b: cv2.calcOpticalFlowFarneback(  # noqa: E731
             a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    return np.stack([calc(gray[t], gray[t + 1]) for t in range(gray.shape[0] - 1)]).astype(np.float32)
+    flows = [calc(gray[t], gray[t + 1]) for t in range(gray.shape[0] - 1)]
+    return np.stack(flows).astype(np.float32)
 
 
 def quantize_flow(flow, bound=FLOW_BOUND):
@@ -373,9 +374,11 @@ def read_flow_stacks(reader, centers, length=10, *, method="auto", bound=FLOW_BO
     num_frames = reader.info.num_frames
     height, width = reader.output_size(short_side)
     if num_frames < 2:  # a still image has no motion
-        return np.full((centers.size, height, width, 2 * length), quantize_flow(0.0, bound), np.uint8)
+        return np.full((centers.size, height, width, 2 * length), quantize_flow(0.0, bound),
+                       np.uint8)
     if cache is not None:
-        flow = video_flow(reader.path, method=method, bound=bound, short_side=short_side, cache=cache)
+        flow = video_flow(reader.path, method=method, bound=bound, short_side=short_side,
+                          cache=cache)
         return stack_flow(flow, centers, length)
     def read_pairs(idx):
         needed = np.unique(idx)
@@ -388,7 +391,8 @@ def read_flow_stacks(reader, centers, length=10, *, method="auto", bound=FLOW_BO
     pairs_a = frames[[position[int(t)] for t in needed]]
     pairs_b = frames[[position[int(t) + 1] for t in needed]]
     method = _resolve_method(method)
-    flows = np.stack([compute_flow(np.stack([a, b]), method)[0] for a, b in zip(pairs_a, pairs_b)])
+    flows = np.stack([compute_flow(np.stack([a, b]), method)[0]
+                      for a, b in zip(pairs_a, pairs_b, strict=True)])
     lookup = {int(t): i for i, t in enumerate(needed)}
     q = quantize_flow(flows, bound)
     return _interleave(q[np.vectorize(lookup.get)(idx)])

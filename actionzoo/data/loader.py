@@ -15,7 +15,14 @@ import numpy as np
 
 from .audio import DEFAULT_SAMPLE_RATE, audio_slice, read_audio
 from .errors import DataError
-from .flow import FLOW_BOUND, FlowCache, compute_flow, motion_magnitude, read_flow_stacks, video_flow
+from .flow import (
+    FLOW_BOUND,
+    FlowCache,
+    compute_flow,
+    motion_magnitude,
+    read_flow_stacks,
+    video_flow,
+)
 from .logmel import EXAMPLE_FRAMES, NUM_MEL_BANDS, log_mel_examples, spectrogram_examples
 from .sampling import audio_window, read_sampled
 from .transforms import Compose, ResizeShortSide, resize_clip
@@ -60,7 +67,8 @@ def check_outputs(out, spec, where):
     arrays = []
     for key, (shape, dtype) in spec.items():
         a = np.asarray(out[key], dtype=dtype)
-        if len(a.shape) != len(shape) or any(e is not None and e != d for e, d in zip(shape, a.shape)):
+        if len(a.shape) != len(shape) or any(
+                e is not None and e != d for e, d in zip(shape, a.shape, strict=True)):
             raise DataError(where, f"{key} has shape {a.shape}, expected {shape}")
         arrays.append(a)
     return arrays
@@ -135,7 +143,8 @@ class ClipLoader:
         modalities = (modalities,) if isinstance(modalities, str) else tuple(modalities)
         unknown = [m for m in modalities if m not in MODALITIES]
         if unknown or not modalities or len(set(modalities)) != len(modalities):
-            raise ValueError(f"modalities must be distinct values from {MODALITIES}, got {modalities!r}")
+            raise ValueError(f"modalities must be distinct values from {MODALITIES}, "
+                             f"got {modalities!r}")
         if audio_span not in ("clip", "video"):
             raise ValueError(f"audio_span must be 'clip' or 'video', got {audio_span!r}")
         self.sampler = sampler
@@ -173,7 +182,9 @@ class ClipLoader:
         if not self.needs_frames:
             return None
         if frame_size is not None:
-            return (int(frame_size), int(frame_size)) if np.isscalar(frame_size) else tuple(map(int, frame_size))
+            if np.isscalar(frame_size):
+                return (int(frame_size), int(frame_size))
+            return tuple(map(int, frame_size))
         if self.transform is None:
             raise ValueError("frame_size is required when no transform fixes the frame size")
         probe = np.zeros((1, 240, 320, 3), np.uint8)
@@ -202,7 +213,8 @@ class ClipLoader:
         if "flow" in self.modalities:
             spec["flow"] = (v + t + self.frame_size + (2 * self.flow_length,), "uint8")
         if "audio" in self.modalities:
-            s = () if self.sampler.num_views == 1 or self.audio_span == "video" else (self.sampler.num_views,)
+            one_view = self.sampler.num_views == 1 or self.audio_span == "video"
+            s = () if one_view else (self.sampler.num_views,)
             spec["audio"] = (s + (self.audio_examples, EXAMPLE_FRAMES, NUM_MEL_BANDS), "float32")
             spec["has_audio"] = ((), "bool")
         return spec

@@ -116,8 +116,10 @@ def prepare(paths, labels, output_dir, *, modalities=("rgb",), short_side=128, v
 
     Examples
     --------
-    >>> shards = prepare(paths, labels, "cache/ucf101-train", modalities=("rgb", "flow"))  # doctest: +SKIP
-    >>> ds = make_record_dataset(shards, DenseClipSampler(16), train_transform(112, 128))  # doctest: +SKIP
+    >>> shards = prepare(paths, labels, "cache/ucf101-train",
+    ...                  modalities=("rgb", "flow"))  # doctest: +SKIP
+    >>> ds = make_record_dataset(shards, DenseClipSampler(16),
+    ...                          train_transform(112, 128))  # doctest: +SKIP
     """
     paths = _as_paths(paths)
     labels = _as_labels(labels, len(paths))
@@ -129,7 +131,8 @@ def prepare(paths, labels, output_dir, *, modalities=("rgb",), short_side=128, v
     output_dir = os.fspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     n_shards = max(1, -(-len(paths) // int(videos_per_shard)))
-    shards = [os.path.join(output_dir, f"shard-{i:05d}-of-{n_shards:05d}.tfrecord") for i in range(n_shards)]
+    shards = [os.path.join(output_dir, f"shard-{i:05d}-of-{n_shards:05d}.tfrecord")
+              for i in range(n_shards)]
     written = 0
     bar = tqdm(total=len(paths), desc="prepare", unit="video", disable=verbose <= 0)
     for s, shard in enumerate(shards):
@@ -172,8 +175,9 @@ class RecordVideo:
         self.label = int(ctx["label"].int64_list.value[0])
         n = int(ctx["num_frames"].int64_list.value[0])
         h, w = int(ctx["height"].int64_list.value[0]), int(ctx["width"].int64_list.value[0])
-        self.info = VideoInfo(self.path, n, float(ctx["fps"].float_list.value[0]), n / float(ctx["fps"].float_list.value[0]),
-                              w, h, "jpeg", bool(ctx["has_audio"].int64_list.value[0]), "decoded")
+        fps = float(ctx["fps"].float_list.value[0])
+        self.info = VideoInfo(self.path, n, fps, n / fps, w, h, "jpeg",
+                              bool(ctx["has_audio"].int64_list.value[0]), "decoded")
         self.has_audio = self.info.has_audio
         self._lists = lists
         self.flow_bound = flow_bound
@@ -184,7 +188,8 @@ class RecordVideo:
 
     def _images(self, key, indices, flags):
         feats = self._lists[key].feature
-        return [cv2.imdecode(np.frombuffer(feats[int(i)].bytes_list.value[0], np.uint8), flags) for i in indices]
+        return [cv2.imdecode(np.frombuffer(feats[int(i)].bytes_list.value[0], np.uint8), flags)
+                for i in indices]
 
     def output_size(self, short_side=None):
         return scaled_size(self.info.height, self.info.width, short_side)
@@ -212,19 +217,21 @@ class RecordVideo:
         n = len(self._lists["flow_x"].feature)
         if n == 0:
             h, w = self.info.height, self.info.width
-            return np.full((len(centers), h, w, 2 * length), quantize_flow(0.0, self.flow_bound), np.uint8)
-        needed = np.unique(np.clip(np.asarray(centers)[:, None] + np.arange(length) - length // 2, 0, n - 1))
+            return np.full((len(centers), h, w, 2 * length), quantize_flow(0.0, self.flow_bound),
+                           np.uint8)
+        offsets = np.arange(length) - length // 2
+        needed = np.unique(np.clip(np.asarray(centers)[:, None] + offsets, 0, n - 1))
         flow = np.zeros((n,) + (self.info.height, self.info.width, 2), np.uint8)
         for comp, key in enumerate(("flow_x", "flow_y")):
-            for i, img in zip(needed, self._images(key, needed, cv2.IMREAD_GRAYSCALE)):
+            for i, img in zip(needed, self._images(key, needed, cv2.IMREAD_GRAYSCALE), strict=True):
                 flow[i, ..., comp] = img
         return stack_flow(flow, centers, length)
 
 
 def make_record_dataset(files, sampler, transform=None, modalities=("rgb",), *, batch_size=8,
-                        shuffle=False, seed=None, shuffle_buffer=256, on_error="raise", skip_log=None,
-                        num_parallel_calls=None, deterministic=True, prefetch=2, drop_remainder=False,
-                        repeat=False, **loader_kwargs):
+                        shuffle=False, seed=None, shuffle_buffer=256, on_error="raise",
+                        skip_log=None, num_parallel_calls=None, deterministic=True, prefetch=2,
+                        drop_remainder=False, repeat=False, **loader_kwargs):
     """Stream batches from TFRecord shards written by :func:`prepare`.
 
     Parameters

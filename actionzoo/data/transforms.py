@@ -21,7 +21,8 @@ from .flow import flip_flow
 
 __all__ = [
     "Compose", "Resize", "ResizeShortSide", "CenterCrop", "RandomCrop", "MultiScaleCrop",
-    "RandomHorizontalFlip", "ThreeCrop", "TenCrop", "resize_clip", "train_transform", "eval_transform",
+    "RandomHorizontalFlip", "ThreeCrop", "TenCrop", "resize_clip", "train_transform",
+    "eval_transform",
 ]
 
 _CV_MAX_CHANNELS = 512
@@ -53,7 +54,8 @@ def resize_clip(clip, height, width):
     if c <= 4:  # RGB: frame by frame, no transposed copies (same pixels, ~6x less CPU)
         out = np.empty((t, height, width, c), clip.dtype)
         for i, frame in enumerate(clip):
-            out[i] = cv2.resize(frame, (width, height), interpolation=interp).reshape(height, width, c)
+            resized = cv2.resize(frame, (width, height), interpolation=interp)
+            out[i] = resized.reshape(height, width, c)
         return out
     # flow stacks: frames side by side as channels, resized in few calls
     chunk = 4 if area else _CV_MAX_CHANNELS  # OpenCV's area resize takes <= 4 channels
@@ -305,7 +307,7 @@ class ThreeCrop(_Spatial):
             boxes = [((H - h) // 2, x) for x in (0, (W - w) // 2, W - w)]
         else:
             boxes = [(y, (W - w) // 2) for y in (0, (H - h) // 2, H - h)]
-        return np.stack([_crop(clip, t, l, h, w) for t, l in boxes])
+        return np.stack([_crop(clip, top, left, h, w) for top, left in boxes])
 
 
 class TenCrop(_Spatial):
@@ -327,7 +329,7 @@ class TenCrop(_Spatial):
         _check_fits(clip, h, w, "TenCrop")
         H, W = clip.shape[1:3]
         boxes = [(0, 0), (0, W - w), (H - h, 0), (H - h, W - w), ((H - h) // 2, (W - w) // 2)]
-        crops = [_crop(clip, t, l, h, w) for t, l in boxes]
+        crops = [_crop(clip, top, left, h, w) for top, left in boxes]
         crops += [_hflip(c, modality) for c in crops]
         return np.stack(crops)
 

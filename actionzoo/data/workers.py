@@ -124,16 +124,16 @@ def _read_arrays(buffer, results, spec, paths):
     if shapes is None:  # every file failed
         return empty_outputs(spec, len(paths)), dict(enumerate(results))
     arrays = [np.empty((len(paths),) + tuple(shape), dtype)
-              for shape, (_, dtype) in zip(shapes, spec.values())]
+              for shape, (_, dtype) in zip(shapes, spec.values(), strict=True)]
     failures, offset = {}, 0
     for j, result in enumerate(results):
         if isinstance(result, BaseException):
             failures[j] = result
             continue
-        if any(tuple(shape) != a.shape[1:] for a, shape in zip(arrays, result)):
+        if any(tuple(shape) != a.shape[1:] for a, shape in zip(arrays, result, strict=True)):
             failures[j] = DataError(paths[j], f"output shapes {result} differ from the "
                                               f"chunk's first video's {shapes}")
-        for a, shape in zip(arrays, result):
+        for a, shape in zip(arrays, result, strict=True):
             size = math.prod(shape) * a.itemsize
             if j not in failures:  # the one copy of the frames in this process
                 _bytes_of(a[j:j + 1])[:] = np.frombuffer(buffer, np.uint8, size, offset)
@@ -243,7 +243,7 @@ class _Worker:
             self.process.wait()
         self.reader.join(timeout)
         self.replies.close()
-        for buffer, file in zip(self.buffers, self._files):
+        for buffer, file in zip(self.buffers, self._files, strict=True):
             buffer.close()
             file.close()
 
@@ -306,7 +306,8 @@ class DecodePool:
         return result
 
     def _one_by_one(self, token, payload, paths, seeds, spec):
-        parts = [self.run(token, payload, [p], [s], spec) for p, s in zip(paths, seeds)]
+        parts = [self.run(token, payload, [p], [s], spec)
+                 for p, s in zip(paths, seeds, strict=True)]
         template = next((part for part, failed in parts if not failed), parts[0][0])
         arrays = [np.empty((len(paths),) + a.shape[1:], a.dtype) for a in template]
         failures = {}
@@ -314,7 +315,7 @@ class DecodePool:
             if failed:
                 failures[j] = failed[0]
             else:
-                for array, row in zip(arrays, part):
+                for array, row in zip(arrays, part, strict=True):
                     array[j] = row[0]
         return arrays, failures
 
@@ -391,7 +392,8 @@ class ProcessLoader:
     Examples
     --------
     >>> from actionzoo.data import ClipLoader, DenseClipSampler, eval_transform
-    >>> loader = ProcessLoader(ClipLoader(DenseClipSampler(8), eval_transform(64, 72)), 2)  # doctest: +SKIP
+    >>> clips = ClipLoader(DenseClipSampler(8), eval_transform(64, 72))  # doctest: +SKIP
+    >>> loader = ProcessLoader(clips, 2)  # doctest: +SKIP
     >>> loader("v_Run_g01_c01.avi", seed=0)["rgb"].shape  # doctest: +SKIP
     (8, 64, 64, 3)
     """
@@ -430,7 +432,7 @@ class ProcessLoader:
         arrays, failures = self.load_chunk([path], [seed])
         if failures:
             raise failures[0]
-        return {key: array[0] for key, array in zip(self.spec, arrays)}
+        return {key: array[0] for key, array in zip(self.spec, arrays, strict=True)}
 
 
 # -- the worker side ---------------------------------------------------------------
@@ -448,7 +450,7 @@ def _portable(exc, path):
 def _load_chunk(loader, paths, seeds, spec):
     """Per file: its arrays' shapes or the (picklable) exception; and all arrays in order."""
     results, outputs = [], []
-    for path, seed in zip(paths, seeds):
+    for path, seed in zip(paths, seeds, strict=True):
         try:
             arrays = check_outputs(loader(path, seed), spec, path)
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the pipeline

@@ -1,6 +1,6 @@
 """Seeded, shuffled mini-batches of in-memory arrays for ``keras.Model.fit``."""
-import numpy as np
 import keras
+import numpy as np
 
 
 def slice_inputs(inputs):

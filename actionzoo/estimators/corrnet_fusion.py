@@ -4,14 +4,17 @@ from numbers import Real
 import keras
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from actionzoo._sklearn_compat import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from actionzoo._sklearn_compat import Interval, StrOptions
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.estimators._two_stream_scores import (
-    ODD_WIDTH_REASON, check_scores_match_classes, check_two_stream_scores,
-    structural_failed_checks)
+    ODD_WIDTH_REASON,
+    check_scores_match_classes,
+    check_two_stream_scores,
+    structural_failed_checks,
+)
 from actionzoo.models import corrnet_fusion_mlp
 
 
@@ -316,5 +319,5 @@ def transfer_hidden_weights(source, target):
     grid = kernel.reshape(c_src, c_src, -1)
     idx = np.arange(c_tgt) % c_src
     tgt_layers[0].set_weights([grid[idx][:, idx].reshape(c_tgt * c_tgt, -1), bias])
-    for src, tgt in zip(src_layers[1:], tgt_layers[1:]):
+    for src, tgt in zip(src_layers[1:], tgt_layers[1:], strict=True):
         tgt.set_weights(src.get_weights())

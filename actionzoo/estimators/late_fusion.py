@@ -1,12 +1,15 @@
 """Late-fusion baselines over two streams' class scores (paper Table IV)."""
 import numpy as np
 from scipy.optimize import minimize_scalar
-from actionzoo._sklearn_compat import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from actionzoo._sklearn_compat import StrOptions
 from actionzoo.estimators._base import ClassifierBase, softmax
 from actionzoo.estimators._two_stream_scores import (
-    check_scores_match_classes, check_two_stream_scores, structural_failed_checks)
+    check_scores_match_classes,
+    check_two_stream_scores,
+    structural_failed_checks,
+)
 
 
 class LateFusion(ClassifierBase):

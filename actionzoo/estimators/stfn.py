@@ -4,9 +4,9 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from sklearn.base import TransformerMixin
-from actionzoo._sklearn_compat import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from actionzoo._sklearn_compat import Interval, StrOptions
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.models import stfn, stfn_embedding_model

@@ -97,7 +97,7 @@ class ResidualInception1D(keras.layers.Layer):
             dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        for conv, bn in zip(self.branch_convs, self.branch_bns):
+        for conv, bn in zip(self.branch_convs, self.branch_bns, strict=True):
             conv.build(input_shape)
             bn.build(conv.compute_output_shape(input_shape))
         self.skip_conv.build(input_shape)
@@ -105,7 +105,7 @@ class ResidualInception1D(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         branches = [ops.relu(bn(conv(inputs), training=training))
-                    for conv, bn in zip(self.branch_convs, self.branch_bns)]
+                    for conv, bn in zip(self.branch_convs, self.branch_bns, strict=True)]
         skip = self.skip_bn(self.skip_conv(inputs), training=training)
         return ops.relu(ops.concatenate(branches, axis=-1) + skip)
 

@@ -62,9 +62,11 @@ class STCBlock(keras.layers.Layer):
         if isinstance(branches, str):
             branches = (branches,)
         branches = tuple(branches)
-        if not branches or any(b not in _BRANCHES for b in branches) or len(set(branches)) != len(branches):
+        unknown = any(b not in _BRANCHES for b in branches)
+        if not branches or unknown or len(set(branches)) != len(branches):
             raise ValueError(
-                f"branches must be a non-empty subset of {_BRANCHES} without repeats, got {branches!r}"
+                f"branches must be a non-empty subset of {_BRANCHES} without repeats, "
+                f"got {branches!r}"
             )
         if int(reduction) != reduction or reduction < 1:
             raise ValueError(f"reduction must be a positive integer, got {reduction!r}")
@@ -76,7 +78,8 @@ class STCBlock(keras.layers.Layer):
         def dense(name, rows, cols):
             kernel = self.add_weight(shape=(rows, cols), initializer="glorot_uniform",
                                      name=f"{prefix}_{name}_kernel")
-            bias = (self.add_weight(shape=(cols,), initializer="zeros", name=f"{prefix}_{name}_bias")
+            bias = (self.add_weight(shape=(cols,), initializer="zeros",
+                                    name=f"{prefix}_{name}_bias")
                     if self.use_bias else None)
             return kernel, bias
 
@@ -84,7 +87,8 @@ class STCBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 5:
-            raise ValueError(f"STCBlock expects (batch, T, H, W, C) input, got shape {tuple(input_shape)}")
+            raise ValueError(f"STCBlock expects (batch, T, H, W, C) input, "
+                             f"got shape {tuple(input_shape)}")
         t, channels = input_shape[1], input_shape[-1]
         if channels is None:
             raise ValueError("STCBlock needs a known channel count C")
@@ -98,14 +102,16 @@ class STCBlock(keras.layers.Layer):
                     "the spatial branch of STCBlock needs a known clip length T at build time "
                     f"(its first FC is T*C wide), got input shape {tuple(input_shape)}"
                 )
-            self.scb = self._fc_pair("scb", t * channels, max(1, t * channels // self.reduction), channels)
+            self.scb = self._fc_pair("scb", t * channels, max(1, t * channels // self.reduction),
+                                     channels)
         self.built = True
 
     def _check_t(self, t):
         if "spatial" in self.branches and t is not None and t != self.clip_length:
             raise ValueError(
-                f"STCBlock {self.name!r} was built for clip length T={self.clip_length} at this stage "
-                f"(its spatial branch FC is T*C={self.clip_length * self.channels} wide) but got T={t}; "
+                f"STCBlock {self.name!r} was built for clip length T={self.clip_length} "
+                f"at this stage (its spatial branch FC is "
+                f"T*C={self.clip_length * self.channels} wide) but got T={t}; "
                 "build a new model for the new clip length"
             )
 
@@ -124,7 +130,8 @@ class STCBlock(keras.layers.Layer):
         self._check_t(t)
         z_hw = ops.mean(x, axis=(2, 3))  # (B, T, C): one pass over x serves both squeezes
         scales = []
-        if "temporal" in self.branches:  # mean over T of equal-size frame means = mean over (T, H, W)
+        # mean over T of equal-size frame means = mean over (T, H, W)
+        if "temporal" in self.branches:
             scales.append(self._excite(ops.mean(z_hw, axis=1), *self.tcb))
         if "spatial" in self.branches:
             z = ops.reshape(z_hw, (-1, self.clip_length * self.channels))

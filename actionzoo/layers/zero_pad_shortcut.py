@@ -1,4 +1,7 @@
-"""Parameter-free residual shortcut of He et al.'s type A (used by Hara et al.'s 3D ResNet-18/34)."""
+"""Parameter-free residual shortcut of He et al.'s type A.
+
+Hara et al.'s 3D ResNet-18/34 use it.
+"""
 import keras
 from keras import ops
 
@@ -45,7 +48,8 @@ class ZeroPadShortcut(keras.layers.Layer):
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] > self.filters:
             raise ValueError(
-                f"ZeroPadShortcut cannot reduce channels: input has {input_shape[-1]}, filters={self.filters}"
+                f"ZeroPadShortcut cannot reduce channels: input has {input_shape[-1]}, "
+                f"filters={self.filters}"
             )
         self.built = True
 
@@ -59,7 +63,7 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         out = [input_shape[0]]
-        for n, s in zip(input_shape[1:4], self.strides):
+        for n, s in zip(input_shape[1:4], self.strides, strict=True):
             out.append(None if n is None else -(-n // s))
         return tuple(out) + (self.filters,)
 

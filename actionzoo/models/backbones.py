@@ -111,8 +111,10 @@ def _inflate_first_conv(source, target):
     """Copy ``source``'s weights into ``target`` (same architecture, other
     input channel count); a kernel that reads the input channels is averaged
     over them and replicated (TSN's cross-modality initialisation)."""
+    if len(source.weights) != len(target.weights):
+        raise ValueError("source and target backbones differ in their weights")
     values = []
-    for src, dst in zip(source.weights, target.weights):
+    for src, dst in zip(source.weights, target.weights, strict=True):
         value = np.asarray(src)
         if value.shape != tuple(dst.shape):
             if value.ndim != 4 or value.shape[:2] + value.shape[3:] != \
@@ -121,8 +123,6 @@ def _inflate_first_conv(source, target):
                                  f"to {dst.path} {tuple(dst.shape)}")
             value = np.repeat(value.mean(axis=2, keepdims=True), dst.shape[2], axis=2)
         values.append(value)
-    if len(source.weights) != len(target.weights):
-        raise ValueError("source and target backbones differ in their weights")
     target.set_weights(values)
 
 

@@ -108,7 +108,8 @@ def inflate_from_2d(model_2d, model_3d, time_init="repeat"):
             continue
         if isinstance(layer, keras.layers.Conv3D) and isinstance(src, keras.layers.Conv2D):
             _copy_conv(src, layer, model_3d, time_init, bias_folds)
-        elif isinstance(layer, keras.layers.BatchNormalization) and isinstance(src, keras.layers.BatchNormalization):
+        elif (isinstance(layer, keras.layers.BatchNormalization)
+              and isinstance(src, keras.layers.BatchNormalization)):
             bns.append((src, layer))  # after all convs: may need a folded bias
         elif isinstance(layer, keras.layers.Dense) and isinstance(src, keras.layers.Dense):
             if [tuple(w.shape) for w in src.weights] != [tuple(w.shape) for w in layer.weights]:
@@ -151,7 +152,8 @@ def _copy_conv(src, layer, model_3d, time_init, bias_folds):
 
 def _copy_bn(src, layer, folded_bias):
     if (src.gamma is None) != (layer.gamma is None) or (src.beta is None) != (layer.beta is None):
-        raise ValueError(f"BatchNormalization {layer.name!r}: center/scale differ between 2D and 3D")
+        raise ValueError(f"BatchNormalization {layer.name!r}: center/scale differ "
+                         f"between 2D and 3D")
     if src.gamma is not None:
         layer.gamma.assign(src.gamma)
     if src.beta is not None:

@@ -75,7 +75,8 @@ def frame_clip_correspondence(teacher, student, n_frames=None, feature_units=102
     if len(clip_shape) != 4 or len(frame_shape) != 3:
         raise ValueError(f"teacher must take frames (H, W, C) and student clips (T, H, W, C); got "
                          f"{frame_shape} and {clip_shape}")
-    frame_shape = tuple(f if f is not None else c for f, c in zip(frame_shape, clip_shape[1:]))
+    frame_shape = tuple(f if f is not None else c
+                        for f, c in zip(frame_shape, clip_shape[1:], strict=True))
     n_frames = clip_shape[0] if n_frames is None else int(n_frames)
 
     teacher.trainable = False
@@ -85,8 +86,10 @@ def frame_clip_correspondence(teacher, student, n_frames=None, feature_units=102
     frame_features = keras.layers.GlobalAveragePooling1D(name="frame_average")(per_frame)
     clip_features = student(clip)
     if feature_units is not None:
-        frame_features = keras.layers.Dense(feature_units, activation="relu", name="teacher_fc")(frame_features)
-        clip_features = keras.layers.Dense(feature_units, activation="relu", name="student_fc")(clip_features)
+        frame_features = keras.layers.Dense(feature_units, activation="relu",
+                                            name="teacher_fc")(frame_features)
+        clip_features = keras.layers.Dense(feature_units, activation="relu",
+                                           name="student_fc")(clip_features)
     x = keras.layers.Concatenate(name="concat")([frame_features, clip_features])
     for i, units in enumerate(hidden_units):
         x = keras.layers.Dense(int(units), activation="relu", name=f"fc{i + 1}")(x)

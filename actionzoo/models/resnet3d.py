@@ -36,7 +36,8 @@ def _conv_bn(x, filters, kernel, strides, name, groups=1, relu=True, epsilon=_BN
             x = keras.layers.ZeroPadding3D(tuple(k // 2 for k in kernel), name=f"{name}_pad")(x)
     x = keras.layers.Conv3D(filters, kernel, strides=strides, padding=padding, groups=groups,
                             use_bias=False, kernel_initializer=_conv_init(), name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=epsilon, momentum=_BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(epsilon=epsilon, momentum=_BN_MOMENTUM,
+                                        name=f"{name}_bn")(x)
     if relu:
         x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     return x
@@ -154,7 +155,8 @@ def resnet3d(depth=18, cardinality=1, stc=False, reduction=4, branches=("tempora
     if int(cardinality) != cardinality or cardinality < 1:
         raise ValueError(f"cardinality must be a positive integer, got {cardinality!r}")
     if cardinality > 1 and kind != "bottleneck":
-        raise ValueError(f"cardinality > 1 (ResNeXt) needs a bottleneck depth (50, 101), got depth={depth}")
+        raise ValueError(f"cardinality > 1 (ResNeXt) needs a bottleneck depth (50, 101), "
+                         f"got depth={depth}")
     if shortcut is None:
         shortcut = "A" if kind == "basic" else "B"
     if shortcut not in ("A", "B"):
@@ -172,14 +174,16 @@ def resnet3d(depth=18, cardinality=1, stc=False, reduction=4, branches=("tempora
     resnext = cardinality > 1
     base_planes = (128, 256, 512, 1024) if resnext else (64, 128, 256, 512)
     expansion = 2 if resnext else 4
-    height, width_px = (input_size, input_size) if input_size is None or isinstance(input_size, int) \
-        else tuple(input_size)
+    if input_size is None or isinstance(input_size, int):
+        height, width_px = input_size, input_size
+    else:
+        height, width_px = tuple(input_size)
 
     inputs = keras.Input(shape=(clip_length, height, width_px, 3), name="clip")
     x = _conv_bn(inputs, scaled(64), 7, (1, 2, 2), "conv1")
     x = keras.layers.ZeroPadding3D(1, name="pool1_pad")(x)  # zeros == -inf after ReLU
     x = keras.layers.MaxPooling3D(3, strides=2, name="pool1_pool")(x)
-    for stage, (n_blocks, planes) in enumerate(zip(blocks, base_planes)):
+    for stage, (n_blocks, planes) in enumerate(zip(blocks, base_planes, strict=True)):
         planes = scaled(planes)
         for b in range(n_blocks):
             spec = {

@@ -77,7 +77,7 @@ def vggish(input_shape=(96, 64), name="vggish"):
     x = keras.layers.Reshape((frames, bands, 1), name="reshape")(inputs)
     stages = [("conv1",), ("conv2",), ("conv3_1", "conv3_2"), ("conv4_1", "conv4_2")]
     widths = [64, 128, 256, 512]
-    for i, (convs, width) in enumerate(zip(stages, widths)):
+    for i, (convs, width) in enumerate(zip(stages, widths, strict=True)):
         for conv in convs:
             x = keras.layers.Conv2D(width, 3, padding="same", activation="relu",
                                     name=conv, **init)(x)

@@ -42,5 +42,7 @@ def videos(make_video):
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
-    """Overrides the suite-wide Keras reset: data tests build no Keras models (saves ~0.5 s/test)."""
+    """Overrides the suite-wide Keras reset: data tests build no Keras models.
+
+    This saves ~0.5 s per test."""
     yield

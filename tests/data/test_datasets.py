@@ -19,11 +19,15 @@ def ucf_root(tmp_path):
     ann.mkdir()
     (ann / "classInd.txt").write_text("1 ApplyEyeMakeup\r\n2 HandStandPushups\r\n")
     (ann / "trainlist01.txt").write_text(
-        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r\nHandstandPushups/v_HandStandPushups_g08_c01.avi 2\r\n")
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r\n"
+        "HandstandPushups/v_HandStandPushups_g08_c01.avi 2\r\n")
     (ann / "testlist01.txt").write_text(
-        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\r\nHandstandPushups/v_HandStandPushups_g01_c01.avi\r\n")
-    for rel in ["ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi", "HandstandPushups/v_HandStandPushups_g08_c01.avi",
-                "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "HandstandPushups/v_HandStandPushups_g01_c01.avi"]:
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\r\n"
+        "HandstandPushups/v_HandStandPushups_g01_c01.avi\r\n")
+    for rel in ["ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi",
+                "HandstandPushups/v_HandStandPushups_g08_c01.avi",
+                "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi",
+                "HandstandPushups/v_HandStandPushups_g01_c01.avi"]:
         touch(os.fspath(root / rel))
     return root
 
@@ -32,9 +36,11 @@ def test_ucf101_train_and_test(ucf_root):
     train = load_ucf101(ucf_root, split=1, subset="train")
     assert train.classes == ["ApplyEyeMakeup", "HandStandPushups"]
     assert train.labels.tolist() == [0, 1] and train.labels.dtype == np.int64
-    assert train.paths[0] == os.path.join(os.fspath(ucf_root), "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi")
+    assert train.paths[0] == os.path.join(os.fspath(ucf_root),
+                                          "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi")
     test = load_ucf101(ucf_root, split=1, subset="test")
-    assert test.labels.tolist() == [0, 1]  # from folder names, case-insensitive like the official lists
+    # from folder names, case-insensitive like the official lists
+    assert test.labels.tolist() == [0, 1]
     assert len(test) == 2
 
 
@@ -55,7 +61,8 @@ def test_ucf101_missing_split_files(ucf_root, tmp_path):
 
 
 def test_ucf101_malformed_line_names_file_and_line(ucf_root, tmp_path):
-    (tmp_path / "ucfTrainTestlist" / "trainlist01.txt").write_text("ApplyEyeMakeup/x.avi 1\nbad line here\n")
+    (tmp_path / "ucfTrainTestlist" / "trainlist01.txt").write_text(
+        "ApplyEyeMakeup/x.avi 1\nbad line here\n")
     with pytest.raises(ValueError, match=r"trainlist01.txt:2"):
         load_ucf101(ucf_root, check_files=False)
 
@@ -68,7 +75,8 @@ def hmdb_root(tmp_path):
     for cls in ["wave", "brush_hair"]:
         for split in (1, 2, 3):
             (ann / f"{cls}_test_split{split}.txt").write_text(
-                f"{cls}_a.avi 1 \n{cls}_b.avi 2 \n{cls}_c.avi 0 \n" if split == 1 else f"{cls}_a.avi 2 \n")
+                f"{cls}_a.avi 1 \n{cls}_b.avi 2 \n{cls}_c.avi 0 \n" if split == 1
+                else f"{cls}_a.avi 2 \n")
         for v in "abc":
             touch(os.fspath(root / cls / f"{cls}_{v}.avi"))
     return root

@@ -6,8 +6,17 @@ import pytest
 
 import actionzoo.data.flow as flow_module
 from actionzoo.data import (
-    FlowCache, VideoReader, compute_flow, dequantize_flow, flip_flow, has_tvl1, motion_magnitude,
-    quantize_flow, read_flow_stacks, stack_flow, video_flow,
+    FlowCache,
+    VideoReader,
+    compute_flow,
+    dequantize_flow,
+    flip_flow,
+    has_tvl1,
+    motion_magnitude,
+    quantize_flow,
+    read_flow_stacks,
+    stack_flow,
+    video_flow,
 )
 from actionzoo.data.encode import write_video
 
@@ -36,7 +45,9 @@ def test_farneback_recovers_motion_direction(dx, dy):
 
 def test_auto_method_and_missing_tvl1():
     frames = moving_square(n=3)
-    np.testing.assert_array_equal(compute_flow(frames, "auto"), compute_flow(frames, "tvl1" if has_tvl1() else "farneback"))
+    expected_method = "tvl1" if has_tvl1() else "farneback"
+    np.testing.assert_array_equal(compute_flow(frames, "auto"),
+                                  compute_flow(frames, expected_method))
     if not has_tvl1():
         with pytest.raises(ImportError, match="opencv-contrib"):
             compute_flow(frames, "tvl1")
@@ -57,7 +68,8 @@ def test_flip_negates_x_exactly_and_mirrors():
     flipped = flip_flow(stack)
     np.testing.assert_array_equal(flipped[..., 0::2], 255 - stack[:, :, ::-1, 0::2])
     np.testing.assert_array_equal(flipped[..., 1::2], stack[:, :, ::-1, 1::2])
-    np.testing.assert_allclose(dequantize_flow(flipped[..., 0::2]), -dequantize_flow(stack[:, :, ::-1, 0::2]), atol=1e-5)
+    np.testing.assert_allclose(dequantize_flow(flipped[..., 0::2]),
+                               -dequantize_flow(stack[:, :, ::-1, 0::2]), atol=1e-5)
     np.testing.assert_array_equal(flip_flow(flipped), stack)
 
 
@@ -108,7 +120,8 @@ def test_cache_hits_skip_decoding_and_key_tracks_content_and_params(tmp_path, mo
         raise AssertionError("decoded despite a cache hit")
 
     monkeypatch.setattr(flow_module, "VideoReader", fail)
-    again = video_flow(path, method="farneback", cache=os.fspath(tmp_path / "cache"))  # new cache object
+    # a new cache object
+    again = video_flow(path, method="farneback", cache=os.fspath(tmp_path / "cache"))
     np.testing.assert_array_equal(first, again)
     copy = tmp_path / "renamed.avi"
     copy.write_bytes(open(path, "rb").read())

@@ -10,14 +10,17 @@ from tests.data.media import tone
 def tf_signal_reference(wave):
     """VGGish front end written with tf.signal (HTK mel, DC bin excluded)."""
     stft = tf.signal.stft(tf.constant(wave, tf.float64), frame_length=400, frame_step=160,
-                          fft_length=512, window_fn=lambda n, dtype: tf.signal.hann_window(n, periodic=True, dtype=dtype))
+                          fft_length=512,
+                          window_fn=lambda n, dtype: tf.signal.hann_window(n, periodic=True,
+                                                                           dtype=dtype))
     weights = tf.signal.linear_to_mel_weight_matrix(64, 257, 16000, 125.0, 7500.0, dtype=tf.float64)
     return tf.math.log(tf.matmul(tf.abs(stft), weights) + 0.01).numpy()
 
 
 def test_matches_tf_signal_reference():
     rng = np.random.default_rng(0)
-    wave = (0.3 * tone(1.3, freq=700.0, sr=16000) + 0.05 * rng.standard_normal(20800)).astype(np.float32)
+    wave = 0.3 * tone(1.3, freq=700.0, sr=16000) + 0.05 * rng.standard_normal(20800)
+    wave = wave.astype(np.float32)
     ours = log_mel_spectrogram(wave)
     ref = tf_signal_reference(wave)
     assert ours.shape == ref.shape == (1 + (20800 - 400) // 160, 64)

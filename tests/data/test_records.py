@@ -35,7 +35,7 @@ def test_prepare_then_read_matches_sampled_frames(videos, tmp_path):
     assert features["flow"].shape == (3, 6, 48, 64, 4)
     assert features["audio"].shape == (3, 1, 96, 64)
     assert features["has_audio"].numpy().tolist() == [True, False, True]
-    for clip, n in zip(features["rgb"].numpy(), [20, 30, 24]):
+    for clip, n in zip(features["rgb"].numpy(), [20, 30, 24], strict=True):
         np.testing.assert_array_equal(decode_indices(clip), sampler.sample(n)[0])
 
 
@@ -43,9 +43,10 @@ def test_records_agree_with_direct_decoding(videos, tmp_path):
     paths, labels = videos
     prepare(paths, labels, tmp_path / "r", short_side=32, verbose=0)
     sampler = SegmentSampler(4, mode="test")
-    direct = next(iter(make_dataset(paths, labels, sampler, short_side=32, frame_size=(32, 43), batch_size=3)))[0]
-    cached = next(iter(make_record_dataset(tmp_path / "r", sampler, short_side=32, frame_size=(32, 43),
-                                           batch_size=3)))[0]
+    direct = next(iter(make_dataset(paths, labels, sampler, short_side=32, frame_size=(32, 43),
+                                    batch_size=3)))[0]
+    cached = next(iter(make_record_dataset(tmp_path / "r", sampler, short_side=32,
+                                           frame_size=(32, 43), batch_size=3)))[0]
     diff = np.abs(direct.numpy().astype(int) - cached.numpy().astype(int))
     assert diff.mean() < 3  # JPEG round trip only
 
@@ -60,7 +61,8 @@ def test_prepare_skips_bad_files_and_records_them(videos, tmp_path):
                 skip_log=log, verbose=0)
     manifest = json.load(open(tmp_path / "r" / "manifest.json"))
     assert manifest["videos"] == 3
-    assert manifest["skipped"][0]["path"].endswith("broken.avi") and manifest["skipped"][0]["index"] == 3
+    skipped = manifest["skipped"][0]
+    assert skipped["path"].endswith("broken.avi") and skipped["index"] == 3
     with pytest.raises(Exception, match="broken.avi"):
         prepare([os.fspath(bad)], [0], tmp_path / "r2", verbose=0)
 

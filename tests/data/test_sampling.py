@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 
 from actionzoo.data import (
-    AdaptiveSampler, DenseClipSampler, SegmentSampler, UniformClipSampler, audio_window,
+    AdaptiveSampler,
+    DenseClipSampler,
+    SegmentSampler,
+    UniformClipSampler,
+    audio_window,
 )
 
 
@@ -61,8 +65,10 @@ def test_uniform_clips_cover_the_video():
     assert idx[0, 0] == 0 and idx[-1, -1] == 299
     assert np.all(np.diff(idx[:, 0]) > 0)
     assert UniformClipSampler(4, num_clips=1).sample(10).tolist() == [[3, 4, 5, 6]]
-    assert UniformClipSampler(4, num_clips=None).sample(3).tolist() == [[0, 1, 2, 0]]  # at least one clip
-    assert UniformClipSampler(4, stride=2, num_clips=None).sample(20).tolist() == [[0, 2, 4, 6], [8, 10, 12, 14]]
+    # at least one clip
+    assert UniformClipSampler(4, num_clips=None).sample(3).tolist() == [[0, 1, 2, 0]]
+    assert (UniformClipSampler(4, stride=2, num_clips=None).sample(20).tolist()
+            == [[0, 2, 4, 6], [8, 10, 12, 14]])
 
 
 def test_adaptive_allocates_by_motion():
@@ -73,7 +79,8 @@ def test_adaptive_allocates_by_motion():
     counts = np.bincount(idx // 25, minlength=4)
     assert counts.tolist() == [4, 12, 0, 0]
     train = AdaptiveSampler(16, 4, mode="train")
-    np.testing.assert_array_equal(train.sample(100, rng=1, motion=motion), train.sample(100, rng=1, motion=motion))
+    np.testing.assert_array_equal(train.sample(100, rng=1, motion=motion),
+                                  train.sample(100, rng=1, motion=motion))
     with pytest.raises(ValueError, match="motion"):
         s.sample(100)
 

@@ -9,7 +9,8 @@ from actionzoo.data import compute_flow, read_audio, video_info
 from actionzoo.data.datasets import load_ucf101
 from actionzoo.data.synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset, render_video
 
-SMALL = dict(num_classes=4, groups=3, clips_per_group=2, num_frames=(12, 16), width=64, height=48, verbose=0)
+SMALL = dict(num_classes=4, groups=3, clips_per_group=2, num_frames=(12, 16), width=64, height=48,
+             verbose=0)
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +38,15 @@ def test_ucf101_layout_and_splits(small_dataset):
 def test_videos_are_real_mpeg4_avi_with_and_without_audio(small_dataset):
     root, info = small_dataset
     flags = []
-    for rel, has_audio in zip(info["paths"], info["has_audio"]):
+    for rel, has_audio in zip(info["paths"], info["has_audio"], strict=True):
         meta = video_info(os.path.join(root, rel))
         assert meta.codec == "mpeg4" and meta.fps == 25 and (meta.width, meta.height) == (64, 48)
         assert 12 <= meta.num_frames <= 16
         assert meta.has_audio == has_audio
         flags.append(has_audio)
     assert any(flags) and not all(flags)
-    sound_rel = next(r for r, a in zip(info["paths"], info["has_audio"]) if a and r.startswith("MoveLeft"))
+    sound_rel = next(r for r, a in zip(info["paths"], info["has_audio"], strict=True)
+                     if a and r.startswith("MoveLeft"))
     wave, ok = read_audio(os.path.join(root, sound_rel))
     assert ok and np.abs(wave).max() > 0.1  # MoveLeft carries beeps
 
@@ -65,7 +67,7 @@ def test_deterministic_for_a_seed(tmp_path, small_dataset):
 
     assert again["has_audio"] == info["has_audio"]
     assert all(digest(root, r) == digest(tmp_path, r) for r in info["paths"])
-    other = make_synthetic_dataset(tmp_path / "other", seed=4, **SMALL)
+    make_synthetic_dataset(tmp_path / "other", seed=4, **SMALL)
     assert any(digest(root, r) != digest(tmp_path / "other", r) for r in info["paths"])
 
 
@@ -83,7 +85,8 @@ def test_classes_are_defined_by_motion(motion, axis, sign):
 
 def test_rotation_sense_differs():
     def curl(motion):
-        frames = render_video(motion, 6, np.random.default_rng(1), width=128, height=96, num_shapes=(6, 6))
+        frames = render_video(motion, 6, np.random.default_rng(1), width=128, height=96,
+                              num_shapes=(6, 6))
         flow = compute_flow(frames, "farneback")
         ys, xs = np.mgrid[0:96, 0:128]
         rx, ry = xs - 64, ys - 48
@@ -94,7 +97,8 @@ def test_rotation_sense_differs():
 
 def test_expand_vs_contract():
     def divergence(motion):
-        frames = render_video(motion, 6, np.random.default_rng(2), width=128, height=96, num_shapes=(6, 6))
+        frames = render_video(motion, 6, np.random.default_rng(2), width=128, height=96,
+                              num_shapes=(6, 6))
         flow = compute_flow(frames, "farneback")
         ys, xs = np.mgrid[0:96, 0:128]
         return float(((xs - 64) * flow[..., 0] + (ys - 48) * flow[..., 1]).mean())

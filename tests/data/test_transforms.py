@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 
 from actionzoo.data import (
-    CenterCrop, Compose, MultiScaleCrop, RandomHorizontalFlip, ResizeShortSide, TenCrop, ThreeCrop,
-    dequantize_flow, eval_transform, train_transform,
+    CenterCrop,
+    Compose,
+    MultiScaleCrop,
+    RandomHorizontalFlip,
+    ResizeShortSide,
+    TenCrop,
+    ThreeCrop,
+    dequantize_flow,
+    eval_transform,
+    train_transform,
 )
 
 
@@ -26,7 +34,8 @@ def test_multiscale_crop_same_box_on_every_frame_and_allowed_sizes():
         rng = np.random.default_rng(seed)
         top, left, ch, cw = t.draw(60, 80, rng)
         sizes.add((ch, cw))
-        assert (top, left) in {(0, 0), (0, 80 - cw), (60 - ch, 0), (60 - ch, 80 - cw), ((60 - ch) // 2, (80 - cw) // 2)}
+        assert (top, left) in {(0, 0), (0, 80 - cw), (60 - ch, 0), (60 - ch, 80 - cw),
+                               ((60 - ch) // 2, (80 - cw) // 2)}
         out = t(ramp_clip(), np.random.default_rng(seed))
         assert out.shape == (3, 32, 32, 3)
         np.testing.assert_array_equal(out[0], out[2])

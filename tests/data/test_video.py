@@ -67,7 +67,8 @@ def test_resized_read_matches_pyav_to_ndarray(make_video, short_side, interpolat
                     for frame in container.decode(video=0)]
     with VideoReader(path) as reader:
         frames = reader.read([0, 3, 5], short_side=short_side)
-        assert reader.read([1], short_side=short_side).shape == (1, short_side, short_side * 4 // 3, 3)
+        assert (reader.read([1], short_side=short_side).shape
+                == (1, short_side, short_side * 4 // 3, 3))
     np.testing.assert_array_equal(frames, np.stack([expected[i] for i in (0, 3, 5)]))
 
 
@@ -176,7 +177,8 @@ def test_coded_frames_roundtrip_helper():
 
 
 def test_variable_frame_rate_is_resampled_by_timestamp(tmp_path):
-    """Frames with irregular timestamps: indices follow time (sample and hold), reads stay consistent."""
+    """Frames with irregular timestamps: indices follow time (sample and hold), reads stay
+    consistent."""
     from fractions import Fraction
 
     path = os.fspath(tmp_path / "vfr.mkv")
@@ -185,7 +187,7 @@ def test_variable_frame_rate_is_resampled_by_timestamp(tmp_path):
     stream = container.add_stream("libx264", rate=25)
     stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
     stream.codec_context.time_base = Fraction(1, 1000)
-    for code, (frame, ms) in enumerate(zip(coded_frames(len(times_ms)), times_ms)):
+    for frame, ms in zip(coded_frames(len(times_ms)), times_ms, strict=True):
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
         vf.pts, vf.time_base = ms, Fraction(1, 1000)
         for packet in stream.encode(vf):

@@ -8,8 +8,14 @@ import pytest
 import tensorflow as tf
 
 from actionzoo.data import (
-    ClipLoader, DenseClipSampler, SegmentSampler, SkipLog, UniformClipSampler, eval_transform,
-    make_dataset, train_transform,
+    ClipLoader,
+    DenseClipSampler,
+    SegmentSampler,
+    SkipLog,
+    UniformClipSampler,
+    eval_transform,
+    make_dataset,
+    train_transform,
 )
 from actionzoo.data.workers import ProcessLoader, decode_pool
 from tests.data.media import coded_frames
@@ -24,7 +30,7 @@ def collect(ds):
 
 def assert_same(a, b):
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         tf.nest.map_structure(np.testing.assert_array_equal, x, y)
 
 

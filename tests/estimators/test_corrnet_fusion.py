@@ -73,7 +73,7 @@ def test_per_frame_form_pairs_random_frames_each_epoch():
     for _ in range(4):
         (rgb_b, flow_b), _ = batches[0]
         order = batches._order[:len(rgb_b)]
-        for row, i in zip(range(len(order)), order):
+        for row, i in enumerate(order):
             t_rgb = [t for t in range(5) if np.array_equal(rgb[i, t], rgb_b[row])]
             t_flow = [t for t in range(5) if np.array_equal(flow[i, t], flow_b[row])]
             assert len(t_rgb) == 1 and len(t_flow) == 1, "batch rows must be frames of video i"
@@ -151,8 +151,8 @@ def test_transform_names_and_pandas_output(fitted):
 def test_model_is_the_paper_mlp():
     X, y = two_stream_scores(40, n_classes=4, random_state=0)
     clf = CorrNetFusion(epochs=1, random_state=0).fit(X, y)
-    dense = [l for l in clf.model_.layers if isinstance(l, keras.layers.Dense)]
-    assert [l.units for l in dense] == [4096, 4096, 4]
+    dense = [layer for layer in clf.model_.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [4096, 4096, 4]
     assert dense[0].kernel.shape == (16, 4096)
     assert clf.model_.optimizer.__class__.__name__ == "SGD"
     assert float(clf.model_.optimizer.momentum) == pytest.approx(0.9)

@@ -105,8 +105,9 @@ def test_two_workers_resume_after_a_killed_worker_and_end_identical(tmp_path):
     try:
         try:
             assert procs[1].wait(timeout=240) == 3, log_tail(out_dir, 1)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("worker 1 did not reach its exit:\n" + log_tail(out_dir, 1))
+        except subprocess.TimeoutExpired as err:
+            raise AssertionError("worker 1 did not reach its exit:\n"
+                                 + log_tail(out_dir, 1)) from err
         # worker 0 finished epoch 0 too (its backup is written before its log line)
         wait_for(lambda: epochs_run(out_dir, 0) == [0], 60, "worker 0's epoch 0")
     finally:
@@ -121,8 +122,9 @@ def test_two_workers_resume_after_a_killed_worker_and_end_identical(tmp_path):
         for index, p in enumerate(procs):
             try:
                 assert p.wait(timeout=240) == 0, log_tail(out_dir, index)
-            except subprocess.TimeoutExpired:
-                raise AssertionError(f"worker {index} hung:\n" + log_tail(out_dir, index))
+            except subprocess.TimeoutExpired as err:
+                raise AssertionError(f"worker {index} hung:\n"
+                                     + log_tail(out_dir, index)) from err
     finally:
         stop(procs)
 

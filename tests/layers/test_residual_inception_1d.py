@@ -35,7 +35,7 @@ def _np_block(layer, x):
         return _np_bn_inference(y, gamma, beta, mean, var, bn.epsilon)
 
     branches = [np.maximum(conv_bn(c, b), 0)
-                for c, b in zip(layer.branch_convs, layer.branch_bns)]
+                for c, b in zip(layer.branch_convs, layer.branch_bns, strict=True)]
     skip = conv_bn(layer.skip_conv, layer.skip_bn)
     return np.maximum(np.concatenate(branches, -1) + skip, 0)
 

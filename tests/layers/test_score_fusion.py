@@ -29,7 +29,8 @@ def test_softmax_mode_is_log_of_mean_probability():
 
 
 def test_logits_mode_sums():
-    a = np.array([[1.0, -2.0]], "float32"); b = np.array([[0.5, 4.0]], "float32")
+    a = np.array([[1.0, -2.0]], "float32")
+    b = np.array([[0.5, 4.0]], "float32")
     np.testing.assert_allclose(np.asarray(ScoreFusion("logits")([a, b])), [[1.5, 2.0]])
 
 

@@ -70,7 +70,8 @@ def test_ratio_is_one_scale_per_channel_in_open_unit_interval(branches):
     _randomise(layer)
     ratio = ops.convert_to_numpy(layer(x)) / x
     per_channel = ratio[:, :1, :1, :1, :]
-    np.testing.assert_allclose(ratio, np.broadcast_to(per_channel, ratio.shape), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ratio, np.broadcast_to(per_channel, ratio.shape),
+                               rtol=1e-4, atol=1e-6)
     assert np.all(ratio > 0) and np.all(ratio < 1)
     # not one global scale: channels and samples get different scales
     assert np.ptp(per_channel) > 1e-3
@@ -81,7 +82,8 @@ def test_temporal_branch_matches_numpy():
     layer = STCBlock(reduction=2, branches=("temporal",))
     layer.build(x.shape)
     weights = _randomise(layer)
-    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), _np_tcb(x, weights), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), _np_tcb(x, weights),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_spatial_branch_matches_numpy():
@@ -89,7 +91,8 @@ def test_spatial_branch_matches_numpy():
     layer = STCBlock(reduction=2, branches=("spatial",))
     layer.build(x.shape)
     weights = _randomise(layer)
-    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), _np_scb(x, weights), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), _np_scb(x, weights),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_spatial_branch_sees_temporal_order():
@@ -118,8 +121,9 @@ def test_without_bias():
     layer = STCBlock(reduction=2, use_bias=False)
     layer.build(x.shape)
     w1, w2, w3, w4 = _randomise(layer)
-    zeros = [np.zeros(w1.shape[1]), np.zeros(w2.shape[1]), np.zeros(w3.shape[1]), np.zeros(w4.shape[1])]
-    expected = (_np_tcb(x, [w1, zeros[0], w2, zeros[1]]) + _np_scb(x, [w3, zeros[2], w4, zeros[3]])) / 2
+    zeros = [np.zeros(w.shape[1]) for w in (w1, w2, w3, w4)]
+    expected = (_np_tcb(x, [w1, zeros[0], w2, zeros[1]])
+                + _np_scb(x, [w3, zeros[2], w4, zeros[3]])) / 2
     np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -155,7 +159,9 @@ def test_bad_arguments(kwargs):
 @pytest.mark.parametrize("branches, expected", [
     # shared (H, W) mean T*H*W*C = 480, TCB's T-mean T*C = 32;
     # TCB FCs 8*4 + 4*8 = 64; SCB FCs 32*16 + 16*8 = 640 (r = 2)
-    (("temporal",), 480 + 32 + 64), (("spatial",), 480 + 640), (("temporal", "spatial"), 480 + 32 + 704),
+    (("temporal",), 480 + 32 + 64),
+    (("spatial",), 480 + 640),
+    (("temporal", "spatial"), 480 + 32 + 704),
 ])
 def test_flop_count_rule(branches, expected):
     inp = keras.Input(SHAPE[1:])

@@ -8,8 +8,8 @@ from actionzoo.models.autoencoder import embedding_autoencoder, reconstruction_e
 
 def test_structure_mirrors_encoder():
     model = embedding_autoencoder(20, encoding_dim=3, hidden_units=(12, 6), dropout=0.1)
-    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
-    assert [l.units for l in dense] == [12, 6, 3, 6, 12, 20]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [12, 6, 3, 6, 12, 20]
     assert model.get_layer("bottleneck").activation.__name__ == "linear"
     assert model.get_layer("reconstruction").activation.__name__ == "linear"
 

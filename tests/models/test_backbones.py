@@ -7,8 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from actionzoo.models.backbones import (WeightsUnavailableError, backbone_preprocess,
-                                        frame_embedding_model)
+from actionzoo.models.backbones import (
+    WeightsUnavailableError,
+    backbone_preprocess,
+    frame_embedding_model,
+)
 
 
 @pytest.fixture
@@ -52,7 +55,7 @@ def test_imagenet_offline_error_names_the_file_then_the_placed_file_is_used(offl
     model = frame_embedding_model("MobileNetV2", weights="imagenet", input_shape=(96, 96),
                                   cache_dir=tmp_path)
     assert len(offline) == 1, "no new download was attempted"
-    for a, b in zip(model.weights, donor.weights):
+    for a, b in zip(model.weights, donor.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -69,7 +72,7 @@ def test_flow_stack_backbone_inflates_pretrained_rgb_weights(tmp_path):
     assert first_rgb.shape[2] == 3 and first_flow.shape[2] == 20
     np.testing.assert_allclose(first_flow, np.repeat(first_rgb.mean(2, keepdims=True), 20, 2),
                                rtol=1e-6)
-    for a, b in list(zip(rgb.weights, flow.weights))[1:]:
+    for a, b in list(zip(rgb.weights, flow.weights, strict=True))[1:]:
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 

@@ -30,8 +30,12 @@ def _resnet18_2d(size):
             name, stride = f"conv{stage + 2}_block{b + 1}", 2 if stage and not b else 1
             r = _conv_bn(x, planes, 3, stride, f"{name}_1")
             r = _conv_bn(r, planes, 3, 1, f"{name}_2", relu=False)
-            s = x if stride == 1 and x.shape[-1] == planes else _conv_bn(x, planes, 1, stride, f"{name}_0", relu=False)
-            x = keras.layers.Activation("relu", name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([s, r]))
+            if stride == 1 and x.shape[-1] == planes:
+                s = x
+            else:
+                s = _conv_bn(x, planes, 1, stride, f"{name}_0", relu=False)
+            x = keras.layers.Add(name=f"{name}_add")([s, r])
+            x = keras.layers.Activation("relu", name=f"{name}_out")(x)
     x = keras.layers.GlobalAveragePooling2D(name="embedding")(x)
     return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
 
@@ -64,31 +68,36 @@ def _assert_close(actual, expected):
 
 
 def test_center_init_reproduces_2d_logits_on_identical_frames():
-    teacher, student = _resnet18_2d(32), resnet3d(depth=18, shortcut="B", clip_length=4, input_size=32,
-                                                  num_classes=3, width=WIDTH)
+    teacher = _resnet18_2d(32)
+    student = resnet3d(depth=18, shortcut="B", clip_length=4, input_size=32, num_classes=3,
+                       width=WIDTH)
     _randomise(teacher)
     report = inflate_from_2d(teacher, student, time_init="center")
     n_weighted = sum(1 for layer in student.layers if layer.weights)
-    assert report == {"inflated": [l.name for l in student.layers if l.weights], "skipped": [], "unused": []}
+    weighted_names = [layer.name for layer in student.layers if layer.weights]
+    assert report == {"inflated": weighted_names, "skipped": [], "unused": []}
     assert len(report["inflated"]) == n_weighted
     frame, clip = _frame_and_clip(32, 4)
     _assert_close(ops.convert_to_numpy(student(clip)), ops.convert_to_numpy(teacher(frame)))
     # every frame of an intermediate map equals the 2D map, not just their mean
-    feats_3d, feats_2d = _features(student, "conv2_block2_out", clip), _features(teacher, "conv2_block2_out", frame)
+    feats_3d = _features(student, "conv2_block2_out", clip)
+    feats_2d = _features(teacher, "conv2_block2_out", frame)
     for t in range(feats_3d.shape[1]):
         _assert_close(feats_3d[:, t], feats_2d)
 
 
 def test_repeat_init_is_exact_away_from_the_zero_padded_clip_ends():
     teacher = _resnet18_2d(32)
-    student = resnet3d(depth=18, shortcut="B", clip_length=32, input_size=32, num_classes=3, width=WIDTH)
+    student = resnet3d(depth=18, shortcut="B", clip_length=32, input_size=32, num_classes=3,
+                       width=WIDTH)
     _randomise(teacher)
     inflate_from_2d(teacher, student)  # "repeat": kernel / kt at each of kt time steps
     kernel_2d = ops.convert_to_numpy(teacher.get_layer("conv1_conv").kernel)
     kernel_3d = ops.convert_to_numpy(student.get_layer("conv1_conv").kernel)
     np.testing.assert_allclose(kernel_3d, np.repeat(kernel_2d[None] / 7, 7, axis=0))
     frame, clip = _frame_and_clip(32, 32)
-    feats_3d, feats_2d = _features(student, "conv2_block2_out", clip), _features(teacher, "conv2_block2_out", frame)
+    feats_3d = _features(student, "conv2_block2_out", clip)
+    feats_2d = _features(teacher, "conv2_block2_out", frame)
     # 16 time steps after pool1. The stem's 7-frame kernel reaches the zero padding at
     # frames 0-2 (pool1 outputs 0-1), each of the four 3x3x3 convs widens that by one step.
     assert feats_3d.shape[1] == 16
@@ -99,10 +108,11 @@ def test_repeat_init_is_exact_away_from_the_zero_padded_clip_ends():
 
 def test_stc_and_new_classifier_are_reported_as_skipped():
     teacher = _resnet18_2d(32)
-    student = resnet3d(depth=18, shortcut="B", stc=True, clip_length=4, input_size=32, num_classes=7,
-                       width=WIDTH)
+    student = resnet3d(depth=18, shortcut="B", stc=True, clip_length=4, input_size=32,
+                       num_classes=7, width=WIDTH)
     report = inflate_from_2d(teacher, student)
-    assert report["skipped"] == [l.name for l in student.layers if l.name.endswith("_stc")] + ["logits"]
+    stc_layers = [layer.name for layer in student.layers if layer.name.endswith("_stc")]
+    assert report["skipped"] == stc_layers + ["logits"]
     assert report["unused"] == ["logits"]  # 3 classes in 2D, 7 in 3D
 
 

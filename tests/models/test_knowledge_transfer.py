@@ -12,11 +12,13 @@ def _teacher(size=16):
     inp = keras.Input((size, size, 3))
     x = keras.layers.Conv2D(4, 3, name="t_conv")(inp)
     x = keras.layers.BatchNormalization(name="t_bn")(x)
-    return keras.Model(inp, keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x)), name="teacher2d")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x))
+    return keras.Model(inp, x, name="teacher2d")
 
 
 def _student(t=4, size=16, stc=True):
-    return resnet3d(depth=18, stc=stc, clip_length=t, input_size=size, width=0.125, include_top=False)
+    return resnet3d(depth=18, stc=stc, clip_length=t, input_size=size, width=0.125,
+                    include_top=False)
 
 
 def _data(n=4, t=4, size=16, seed=0):
@@ -28,8 +30,8 @@ def test_structure_follows_the_paper_head():
     model = frame_clip_correspondence(_teacher(), _student(), feature_units=32)
     assert [tuple(t.shape) for t in model.inputs] == [(None, 4, 16, 16, 3)] * 2
     assert tuple(model.output.shape) == (None, 2)
-    assert [model.get_layer(n).units for n in ("teacher_fc", "student_fc", "fc1", "fc2", "match")] == \
-        [32, 32, 512, 128, 2]
+    dense_names = ("teacher_fc", "student_fc", "fc1", "fc2", "match")
+    assert [model.get_layer(n).units for n in dense_names] == [32, 32, 512, 128, 2]
     assert model.get_layer("concat").output.shape[-1] == 64
 
 
@@ -53,9 +55,10 @@ def test_training_updates_the_student_only():
     model.compile(optimizer=keras.optimizers.SGD(0.05), run_eagerly=True,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(_data(), np.array([1, 0, 1, 0]), epochs=1, verbose=0)
-    for before, w in zip(teacher_before, teacher.weights):
+    for before, w in zip(teacher_before, teacher.weights, strict=True):
         np.testing.assert_array_equal(before, w.numpy())
-    changed = [not np.allclose(b, w.numpy()) for b, w in zip(student_before, student.trainable_weights)]
+    changed = [not np.allclose(b, w.numpy())
+               for b, w in zip(student_before, student.trainable_weights, strict=True)]
     assert sum(changed) > len(changed) // 2
 
 
@@ -70,7 +73,8 @@ def test_sequential_teacher():
 def test_models_must_output_vectors():
     with pytest.raises(ValueError, match="student must output a feature vector"):
         full = _student()
-        frame_clip_correspondence(_teacher(), keras.Model(full.input, full.get_layer("conv5_block2_out").output))
+        truncated = keras.Model(full.input, full.get_layer("conv5_block2_out").output)
+        frame_clip_correspondence(_teacher(), truncated)
 
 
 def test_correspondence_pairs_follow_the_paper_definition():
@@ -78,17 +82,19 @@ def test_correspondence_pairs_follow_the_paper_definition():
 
     n = 6
     video_ids = np.array([0, 0, 1, 1, 2, 2])  # two clips (time stamps) per video
-    clips = np.arange(n, dtype="float32")[:, None, None, None, None] * np.ones((n, 2, 2, 2, 3), "float32")
+    clips = (np.arange(n, dtype="float32")[:, None, None, None, None]
+             * np.ones((n, 2, 2, 2, 3), "float32"))
     frames, paired, labels = correspondence_pairs(clips, video_ids, random_state=0)
     assert frames.shape == paired.shape == (2 * n, 2, 2, 2, 3) and labels.shape == (2 * n,)
     frame_clip, clip_idx = frames[:, 0, 0, 0, 0].astype(int), paired[:, 0, 0, 0, 0].astype(int)
     assert sorted(clip_idx) == sorted(list(range(n)) * 2)  # each clip once positive, once negative
     positive = labels == 1
     assert positive.sum() == n
-    np.testing.assert_array_equal(frame_clip[positive], clip_idx[positive])  # same video, same time stamp
+    # same video, same time stamp
+    np.testing.assert_array_equal(frame_clip[positive], clip_idx[positive])
     assert np.all(video_ids[frame_clip[~positive]] != video_ids[clip_idx[~positive]])  # other video
     again = correspondence_pairs(clips, video_ids, random_state=0)
-    for a, b in zip(again, (frames, paired, labels)):
+    for a, b in zip(again, (frames, paired, labels), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

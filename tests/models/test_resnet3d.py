@@ -27,13 +27,15 @@ def test_tiny_model_shapes_and_training_step(kwargs):
     model = resnet3d(**kwargs, **TINY)
     x = _clips()
     assert tuple(model(x).shape) == (2, 3)
-    assert model.get_layer("embedding").output.shape[-1] == model.get_layer("logits").input.shape[-1]
+    embedding_width = model.get_layer("embedding").output.shape[-1]
+    assert embedding_width == model.get_layer("logits").input.shape[-1]
     model.compile(optimizer=keras.optimizers.SGD(0.01), run_eagerly=True,  # one step: skip tracing
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = [w.numpy().copy() for w in model.trainable_weights]
     history = model.fit(x, np.array([0, 2]), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    changed = [not np.allclose(a, b) for a, b in zip(before, (w.numpy() for w in model.trainable_weights))]
+    after = [w.numpy() for w in model.trainable_weights]
+    changed = [not np.allclose(a, b) for a, b in zip(before, after, strict=True)]
     assert sum(changed) > len(changed) // 2
 
 
@@ -68,7 +70,7 @@ def test_shortcut_a_has_no_parameters_and_b_adds_projections():
     assert not any(layer.name.endswith("_0_conv") for layer in a.layers)
     # 3 projections (stages 2-4): conv c_in*c_out + BN 2*c_out
     widths = [8, 16, 32, 64]
-    extra = sum(cin * cout + 2 * cout for cin, cout in zip(widths, widths[1:]))
+    extra = sum(cin * cout + 2 * cout for cin, cout in zip(widths, widths[1:], strict=False))
     assert _n_params(b) - _n_params(a) == extra
 
 
@@ -140,4 +142,5 @@ def test_keras_file_round_trip(tmp_path):
 
 def test_single_branch_by_name():
     model = resnet3d(depth=18, stc=True, branches="temporal", **TINY)
-    assert {layer.branches for layer in model.layers if isinstance(layer, STCBlock)} == {("temporal",)}
+    stc_blocks = [layer for layer in model.layers if isinstance(layer, STCBlock)]
+    assert {layer.branches for layer in stc_blocks} == {("temporal",)}

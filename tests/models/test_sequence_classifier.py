@@ -17,8 +17,8 @@ def test_shapes_for_table_one_variants(rnn, width, layers):
     assert tuple(model.get_layer("embedding").output.shape) == (None, width)
     x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
     assert tuple(model(x).shape) == (2, 3)
-    n_rnn = sum(isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))
-                for l in model.layers)
+    n_rnn = sum(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+                for layer in model.layers)
     assert n_rnn == layers
 
 
@@ -30,7 +30,8 @@ def test_paper_configuration_parameter_count():
     expected = 2 * gru(1536, 512) + 2 * gru(1024, 512) + (1024 * 101 + 101)
     assert model.count_params() == expected
     assert tuple(model.get_layer("embedding").output.shape) == (None, 1024)
-    assert [l.rate for l in model.layers if isinstance(l, keras.layers.Dropout)] == [0.5] * 3
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    assert [layer.rate for layer in dropouts] == [0.5] * 3
 
 
 @pytest.mark.parametrize("rnn", ["bigru", "lstm"])

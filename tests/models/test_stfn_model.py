@@ -30,7 +30,7 @@ def test_builds_and_trains_one_step(architecture, fusion, direction):
     assert tuple(model.output.shape) == (None, C)
     width = 2 * D
     assert tuple(stfn_embedding_model(model).output.shape) == (None, width)
-    n_resinc = sum(isinstance(l, ResidualInception1D) for l in model.layers)
+    n_resinc = sum(isinstance(layer, ResidualInception1D) for layer in model.layers)
     assert n_resinc == {"a": 4, "b": 2, "c": 1}[architecture]
 
     app, mot, y = _data()
@@ -39,7 +39,8 @@ def test_builds_and_trains_one_step(architecture, fusion, direction):
     before = [w.numpy().copy() for w in model.trainable_weights]
     loss = model.train_on_batch([app, mot], y)
     assert np.isfinite(loss)
-    changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
+    changed = [not np.allclose(b, w.numpy())
+               for b, w in zip(before, model.trainable_weights, strict=True)]
     assert all(changed), "some trainable weight received no update"
 
 
@@ -98,7 +99,7 @@ def test_output_is_log_of_mean_stream_softmax():
 
 def test_n_blocks_filters_and_variable_length():
     model = stfn(None, D, C, filters=12, n_blocks=2)
-    blocks = [l for l in model.layers if isinstance(l, ResidualInception1D)]
+    blocks = [layer for layer in model.layers if isinstance(layer, ResidualInception1D)]
     assert len(blocks) == 8 and all(b.filters == 12 for b in blocks)
     for n in (2, 7):
         rng = np.random.default_rng(n)

@@ -3,8 +3,12 @@ import numpy as np
 import pytest
 
 from actionzoo.models.motion_cnn import motion_cnn
-from actionzoo.models.vggish import (CHECKPOINT_NAMES, load_vggish_checkpoint,
-                                     set_vggish_weights, vggish)
+from actionzoo.models.vggish import (
+    CHECKPOINT_NAMES,
+    load_vggish_checkpoint,
+    set_vggish_weights,
+    vggish,
+)
 
 
 def _conv(k, c_in, c_out):
@@ -24,7 +28,7 @@ def test_vggish_full_size_parameter_count_and_output():
     assert model.get_layer("embedding").activation.__name__ == "linear"
     assert model.get_layer("fc1_2").activation.__name__ == "relu"
     assert tuple(model.get_layer("fc1_1").kernel.shape) == (6 * 4 * 512, 4096)
-    assert {l.name for l in model.layers} >= set(CHECKPOINT_NAMES)
+    assert {layer.name for layer in model.layers} >= set(CHECKPOINT_NAMES)
 
 
 def test_vggish_small_input_runs_and_embedding_can_be_negative():
@@ -90,8 +94,8 @@ def _motion_cnn_params(h, w, num_classes=None):
     """Independent count: 'same' convs (ceil(n/s)), 'valid' 3x3/2 pools."""
     pool = lambda n: (n - 3) // 2 + 1  # noqa: E731
     ceil = lambda n, s: -(-n // s)  # noqa: E731
-    h5 = pool(ceil(pool(ceil(h, 2)), 2)); h5 = pool(h5)
-    w5 = pool(ceil(pool(ceil(w, 2)), 2)); w5 = pool(w5)
+    h5 = pool(pool(ceil(pool(ceil(h, 2)), 2)))
+    w5 = pool(pool(ceil(pool(ceil(w, 2)), 2)))
     total = (_conv(7, 20, 96) + 4 * 96 + _conv(5, 96, 256) + _conv(3, 256, 512)
              + 2 * _conv(3, 512, 512) + _dense(h5 * w5 * 512, 4096) + _dense(4096, 2048))
     if num_classes:
@@ -110,7 +114,7 @@ def test_motion_cnn_parameter_count_and_shapes():
     conv1 = model.get_layer("conv1")
     assert conv1.kernel_size == (7, 7) and conv1.strides == (2, 2) and conv1.filters == 96
     assert [model.get_layer(f"conv{i}").filters for i in range(2, 6)] == [256, 512, 512, 512]
-    assert [l.rate for l in model.layers if l.name.startswith("dropout")] == [0.5, 0.5]
+    assert [layer.rate for layer in model.layers if layer.name.startswith("dropout")] == [0.5, 0.5]
 
     embedder = motion_cnn(input_shape=(64, 80, 20))
     assert tuple(embedder.output.shape) == (None, 2048)
