@@ -206,7 +206,6 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                           frame_size=loader.frame_size, batch_size=self.batch_size,
                           shuffle=shuffle, seed=seed, on_error=self.on_error,
                           num_workers=self.num_workers,
-                          skip_log=getattr(self, "_fit_skip_log", None),
                           return_index=sample_weight is not None)
         if self.on_error == "raise":  # every file gives a batch element: length known
             ds = ds.apply(tf.data.experimental.assert_cardinality(
@@ -219,39 +218,18 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                         tf.gather(weights, x["index"])))
 
     # ----------------------------------------------------------------- fit
-    def _fit_clips(self, X, y, sample_weight=None, initialize=None):
-        """``_fit_keras`` with the schedule length known, file errors as ValueError."""
-        n = len(X) if hasattr(X, "__len__") else 0
-        if self.validation_fraction is not None:
-            n -= int(math.ceil(n * self.validation_fraction))
-        self._steps_per_epoch = max(1, math.ceil(max(n, 1) / self.batch_size))
-        if (self.warm_start and hasattr(self, "model_") and self.lr_schedule == "cosine"
-                and not callable(self.learning_rate)):
-            self.model_.optimizer.iterations.assign(0)  # SGDR-style restart
-        self._fit_skip_log = SkipLog()
-        try:
-            with _file_errors_as_value_errors():
-                self._fit_keras(X, y, sample_weight, initialize=initialize)
-            self.skipped_ = [(item.path, item.error) for item in self._fit_skip_log]
-        finally:
-            del self._fit_skip_log
-        return self
+    def _restarts_schedule(self):
+        return self.lr_schedule == "cosine" and not callable(self.learning_rate)
 
-    def _make_optimizer(self):
-        if self.lr_schedule == "constant" or callable(self.learning_rate):
+    def _make_optimizer(self, steps_per_epoch=None):
+        if not self._restarts_schedule():
             return super()._make_optimizer()
-        steps = self.epochs * getattr(self, "_steps_per_epoch", 1)
-        warmup = min(int(round(self.warmup_epochs * getattr(self, "_steps_per_epoch", 1))),
-                     steps - 1)
+        steps = self.epochs * (steps_per_epoch or 1)
+        warmup = min(int(round(self.warmup_epochs * (steps_per_epoch or 1))), steps - 1)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0 if warmup else float(self.learning_rate), decay_steps=max(steps - warmup, 1),
             warmup_target=float(self.learning_rate) if warmup else None, warmup_steps=warmup)
-        original = self.learning_rate
-        try:
-            self.learning_rate = schedule
-            return super()._make_optimizer()
-        finally:
-            self.learning_rate = original
+        return self._optimizer_with(schedule)
 
     def _build_model(self, inputs, n_classes):
         name = registry_name(self.weights)

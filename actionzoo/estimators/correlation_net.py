@@ -186,7 +186,7 @@ class CorrelationNet(ClipClassifierBase):
         -------
         self : CorrelationNet
         """
-        return self._fit_clips(X, y, sample_weight)
+        return self._fit_keras(X, y, sample_weight)
 
     def _build_backbone(self, n_classes):
         return correlation_net(

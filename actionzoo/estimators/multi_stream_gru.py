@@ -324,24 +324,21 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         """Fit; return the training embeddings."""
         self._validate_params()
         paths = check_video_paths(self, X)
-        self._encode_labels(y, len(paths), reset=True)
+        y_enc = self._encode_labels(y, len(paths), reset=True)
+        weights = self._fit_sample_weight(self.classes_[y_enc], sample_weight, len(paths))
+        seed = self._seed()
         previous = getattr(self, "models_", None) if self.warm_start else None
         if previous is None or set(previous) != set(self._check_streams()):
             previous = None
-            self._build_backbones(self._seed())
+            self._build_backbones(seed)
         sequences = self._sequences(paths)
         models, histories = {}, {}
         for stream in self._check_streams():
-            if previous is not None:
-                self.model_, self.history_ = previous[stream], self.histories_[stream]
-            self._backup_name = stream  # checkpoint_dir/<stream>
-            try:
-                self._fit_keras(pad_sequences(sequences[stream], self.feature_dims_[stream]),
-                                y, sample_weight)
-            finally:
-                del self._backup_name
-            models[stream], histories[stream] = self.model_, self.history_
-            del self.model_, self.history_
+            models[stream], histories[stream] = self._train_classifier(
+                pad_sequences(sequences[stream], self.feature_dims_[stream]), y_enc, weights,
+                seed, checkpoint_name=stream,  # checkpoint_dir/<stream>
+                previous=None if previous is None else (previous[stream],
+                                                        self.histories_[stream]))
         self.models_, self.histories_ = models, histories
         self.embedding_dims_ = {s: int(m.get_layer("embedding").output.shape[-1])
                                 for s, m in models.items()}

@@ -109,8 +109,7 @@ def test_pickle_keeps_transform(videos):
 
 def test_cosine_schedule_with_warmup():
     clf = CorrelationNet(learning_rate=0.2, epochs=10, warmup_epochs=2)
-    clf._steps_per_epoch = 5
-    lr = clf._make_optimizer()._learning_rate
+    lr = clf._make_optimizer(steps_per_epoch=5)._learning_rate
     assert isinstance(lr, keras.optimizers.schedules.CosineDecay)
     rates = [float(lr(step)) for step in (0, 5, 10, 30, 50)]
     np.testing.assert_allclose(rates[:3], [0.0, 0.1, 0.2], atol=1e-6)  # linear warm-up
