@@ -272,9 +272,9 @@ class KerasEstimatorMixin:
             outputs.append(keras.ops.convert_to_numpy(out))
         return self._finite(np.concatenate(outputs, axis=0))
 
-    def _finite(self, outputs, method="predict"):
+    def _finite(self, outputs):
         """``outputs`` of the fitted model, refused when any is NaN or infinite."""
-        return check_finite(outputs, type(self).__name__, method)
+        return check_finite(outputs, type(self).__name__)
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):

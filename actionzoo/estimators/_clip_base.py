@@ -386,7 +386,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ndarray of shape (n, n_classes)
         """
         check_is_fitted(self)
-        logits = self._view_outputs(self.model_, X)
+        logits = self._finite(self._view_outputs(self.model_, X))
         n, views, c = logits.shape
         proba = softmax(logits.reshape(n * views, c)).reshape(n, views, c).mean(axis=1)
         return proba / proba.sum(axis=1, keepdims=True)
@@ -404,7 +404,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """
         check_is_fitted(self)
         embed = keras.Model(self.model_.input, self.model_.get_layer("embedding").output)
-        return self._view_outputs(embed, X).mean(axis=1)
+        return self._finite(self._view_outputs(embed, X)).mean(axis=1)
 
     @property
     def _n_features_out(self):

@@ -145,16 +145,16 @@ class FiniteLossGuard(keras.callbacks.Callback):
                 f"learning_rate (or use a warm-up), or check the inputs for NaN/inf")
 
 
-def check_finite(values, owner, method):
+def check_finite(values, owner):
     """``values`` unchanged if every entry is finite; else :class:`NonFiniteError`."""
     values = np.asarray(values)
     bad = ~np.isfinite(values)
     if bad.any():
         rows = np.unique(np.nonzero(bad.reshape(len(values), -1))[0])
         raise NonFiniteError(
-            f"{owner}.{method} produced NaN or infinite values for {len(rows)} of "
-            f"{len(values)} samples (first: {rows[:5].tolist()}): the fitted model is "
-            f"numerically broken; refit with a lower learning_rate")
+            f"{owner}: the fitted model's outputs are NaN or infinite for {len(rows)} of "
+            f"{len(values)} samples (first: {rows[:5].tolist()}); its weights or "
+            f"statistics diverged in training: refit with a lower learning_rate")
     return values
 
 

@@ -254,3 +254,22 @@ def test_equal_seeds_give_equal_fits_unequal_seeds_differ():
     other = CorrNetFusion(**{**TINY, "random_state": 1}).fit(X, Y).predict_proba(X)
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first, other)
+
+
+def test_a_diverging_fit_stops_with_the_epoch_step_and_remedy():
+    from actionzoo.estimators._training import NonFiniteError
+    clf = CorrNetFusion(**{**TINY, "optimizer": "sgd", "learning_rate": 1e12, "epochs": 3})
+    with pytest.raises(NonFiniteError, match=r"epoch 1, step \d+.*learning_rate"):
+        clf.fit(X, Y)
+
+
+def test_non_finite_outputs_are_refused_not_returned():
+    from actionzoo.estimators._training import NonFiniteError
+    clf = CorrNetFusion(**TINY).fit(X, Y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    first = next(layer for layer in clf.model_.layers if layer.weights)
+    kernel = first.weights[0]
+    kernel.assign(np.full(kernel.shape, 1e38, "float32"))  # activations overflow to inf
+    for method in (clf.predict_proba, clf.predict, clf.transform):
+        with pytest.raises(NonFiniteError, match="NaN or infinite.*learning_rate"):
+            method(X)
