@@ -328,6 +328,11 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
     def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def _readable_samples(self, inputs):
+        """Indices of the samples to train on (None: all of them); a subclass
+        reading files drops the unreadable ones here."""
+        return None
+
     def _restarts_schedule(self):
         """Whether a warm-started fit restarts the learning-rate schedule."""
         return False
@@ -359,6 +364,10 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
         inputs = self._check_X(X, reset=not continuing)
         y_enc = self._encode_labels(y, _num_samples(inputs), reset=not continuing)
         weights = self._fit_sample_weight(self.classes_[y_enc], sample_weight, len(y_enc))
+        keep = self._readable_samples(inputs)
+        if keep is not None:
+            inputs, y_enc = _take(inputs, keep), y_enc[keep]
+            weights = None if weights is None else weights[keep]
         previous = (self.model_, self.history_) if continuing else None
         self.model_, self.history_ = self._train_classifier(
             inputs, y_enc, weights, self._seed(), previous=previous, initialize=initialize)

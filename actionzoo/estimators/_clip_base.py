@@ -21,7 +21,6 @@ centred (``temporal_center``).
 """
 import math
 import os
-import re
 from numbers import Integral, Real
 from types import SimpleNamespace
 
@@ -35,9 +34,9 @@ from sklearn.utils.validation import check_is_fitted
 from actionzoo.data import (
     ClipLoader, DenseClipSampler, ResizeShortSide, SkipLog, UniformClipSampler,
     eval_transform, make_dataset, train_transform)
-from actionzoo.data.video import check_media_file
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches
+from actionzoo.estimators._video_files import check_readable, readable_videos
 
 PIXEL_MEAN = 0.45
 PIXEL_STD = 0.225
@@ -107,9 +106,13 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Subtract each pixel's mean over the clip from the input (static
         appearance removed, motion kept); see :func:`normalize_pixels`.
     on_error : {"raise", "skip"}
-        Bad video files in ``fit``: ``"raise"`` stops with an error naming
-        the file; ``"skip"`` leaves it out with a warning and records it in
-        ``skipped_``. Prediction always raises (every row needs an output).
+        Bad video files in ``fit``, all found before the first epoch (every
+        file's header and first frame are read): ``"raise"`` stops with one
+        ``ValueError`` listing them all; ``"skip"`` leaves them out with one
+        warning and records them in ``skipped_`` as ``(path, reason)``. A
+        file that still fails to decode during training stops ``fit`` with a
+        ``ValueError`` naming it. Prediction always raises (every row needs
+        an output).
     num_workers : int
         Decoding processes for video-path inputs (``0``: threads of this
         process; ``-1``: one per core); see :func:`actionzoo.data.make_dataset`.
@@ -165,14 +168,14 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             if not isinstance(p, (str, os.PathLike)):
                 raise TypeError(f"X[{i}] is {type(p).__name__} {p!r}, not a video path")
             paths[i] = os.fspath(p)
-        if self.on_error == "raise":
-            for i, p in enumerate(paths):
-                try:
-                    check_media_file(p)
-                except (OSError, ValueError) as err:
-                    reason = getattr(err, "strerror", None) or str(err)
-                    raise ValueError(f"X[{i}]: {p!r}: {reason}") from err
         return paths
+
+    def _readable_samples(self, inputs):
+        self.skipped_ = []
+        if inputs.ndim != 1:
+            return None
+        keep, self.skipped_ = readable_videos(type(self).__name__, inputs, self.on_error)
+        return keep
 
     # -------------------------------------------------------------- loaders
     def _train_loader(self, *, augment):
@@ -202,20 +205,24 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 return [normalize_pixels(clips, self.temporal_center)]
             return ArrayBatches(make, y, sample_weight, self.batch_size, seed, shuffle=shuffle)
 
+        # Bad files were left out before training: the pipeline records a file
+        # that still fails (skip_log) and train_model stops on it.
+        log = SkipLog()
         ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
                           frame_size=loader.frame_size, batch_size=self.batch_size,
-                          shuffle=shuffle, seed=seed, on_error=self.on_error,
-                          num_workers=self.num_workers,
-                          return_index=sample_weight is not None)
-        if self.on_error == "raise":  # every file gives a batch element: length known
-            ds = ds.apply(tf.data.experimental.assert_cardinality(
-                math.ceil(len(inputs) / self.batch_size)))
+                          shuffle=shuffle, seed=seed, on_error="skip", skip_log=log,
+                          num_workers=self.num_workers, return_index=sample_weight is not None)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(
+            math.ceil(len(inputs) / self.batch_size)))
         center = self.temporal_center
         if sample_weight is None:
-            return ds.map(lambda x, label: (normalize_pixels(x, center), label))
-        weights = tf.constant(sample_weight, tf.float32)
-        return ds.map(lambda x, label: (normalize_pixels(x["rgb"], center), label,
-                                        tf.gather(weights, x["index"])))
+            ds = ds.map(lambda x, label: (normalize_pixels(x, center), label))
+        else:
+            weights = tf.constant(sample_weight, tf.float32)
+            ds = ds.map(lambda x, label: (normalize_pixels(x["rgb"], center), label,
+                                          tf.gather(weights, x["index"])))
+        ds.skip_log = log
+        return ds
 
     # ----------------------------------------------------------------- fit
     def _restarts_schedule(self):
@@ -366,12 +373,17 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                   for i in range(start, min(start + per_batch, len(inputs)))])
                 outputs.append(run(clips))
         else:
+            check_readable(type(self).__name__, inputs)
+            log = SkipLog()
             ds = make_dataset(inputs, None, loader.sampler, loader.transform,
                               frame_size=loader.frame_size, batch_size=per_batch,
-                              on_error="raise", num_workers=self.num_workers)
-            with _file_errors_as_value_errors():
-                for clips in ds:
-                    outputs.append(run(clips))
+                              on_error="skip", skip_log=log, num_workers=self.num_workers)
+            for clips in ds:
+                outputs.append(run(clips))
+            if len(log):  # every video needs its row: a file failing now is an error
+                item = log.items[0]
+                raise ValueError(f"{type(self).__name__}: bad video file {item.path!r}: "
+                                 f"{item.error}")
         return np.concatenate(outputs, axis=0)
 
     def predict_proba(self, X):
@@ -415,28 +427,6 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         tags.input_tags.two_d_array = False
         tags.non_deterministic = False
         return tags
-
-
-class _file_errors_as_value_errors:
-    """Re-raise a data-layer file error surfacing through tf.data as ValueError.
-
-    A :class:`~actionzoo.data.DataError` raised in the loader reaches the
-    caller as ``tf.errors.InvalidArgumentError`` whose message carries the
-    file's name; other TensorFlow errors pass unchanged.
-    """
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, err, tb):
-        if isinstance(err, tf.errors.InvalidArgumentError):
-            found = _DATA_ERROR.search(str(err))
-            if found:
-                raise ValueError(f"bad video file: {found.group(2)}") from err
-        return False
-
-
-_DATA_ERROR = re.compile(r"(DataError|DecodeError|FrameCountError): ([^\n]+)")
 
 
 def registry_name(weights):

@@ -293,7 +293,11 @@ def motion_profile(path, *, frame_size, flow_method="auto", flow_cache=None):
 
 
 def check_video_paths(estimator, X):
-    """X as a 1-D object array of existing video file paths (clear errors otherwise)."""
+    """X as a 1-D object array of video file paths (clear errors otherwise).
+
+    Whether the files can be read is checked by
+    :mod:`actionzoo.estimators._video_files`, all at once.
+    """
     name = type(estimator).__name__
     if isinstance(X, (str, bytes, os.PathLike)):
         raise TypeError(f"{name} expects a sequence of video file paths, got a single "
@@ -314,10 +318,7 @@ def check_video_paths(estimator, X):
         if not isinstance(p, (str, os.PathLike)):
             raise TypeError(f"{name}: item {i} is not a video path but "
                             f"{type(p).__name__} {p!r}")
-        p = os.fspath(p)
-        if not os.path.isfile(p):
-            raise FileNotFoundError(f"{name}: video file {i} not found: {p!r}")
-        out.append(p)
+        out.append(os.fspath(p))
     return np.asarray(out, dtype=object)
 
 

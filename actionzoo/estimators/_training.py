@@ -121,6 +121,33 @@ def _traced_in_function(entry):
     return False
 
 
+class BadFileGuard(keras.callbacks.Callback):
+    """Stop training at the first video file that failed to decode mid-epoch.
+
+    The training pipeline runs with ``on_error="skip"`` into ``skip_log``
+    (so TensorFlow never raises for it); this raises one short ``ValueError``
+    naming the file at the end of the step during which it was recorded.
+    """
+
+    def __init__(self, owner, skip_log):
+        super().__init__()
+        self.owner = owner
+        self.skip_log = skip_log
+
+    def check(self):
+        if len(self.skip_log):
+            item = self.skip_log.items[0]
+            reason = item.error.removeprefix(f"{item.path}: ")
+            raise ValueError(f"{self.owner}: bad video file {item.path!r}, found during "
+                             f"training: {reason}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.check()
+
+    def on_train_end(self, logs=None):
+        self.check()
+
+
 class FiniteLossGuard(keras.callbacks.Callback):
     """Stop training at the first step whose loss is NaN or infinite.
 
@@ -170,7 +197,9 @@ def train_model(model, data, *, owner, epochs, callbacks=(), verbose=0, validati
     model : keras.Model
         Compiled (under ``strategy``'s scope when there is one).
     data : keras.utils.PyDataset, tf.data.Dataset or array
-        The training batches (arrays take ``fit_kwargs`` such as ``y``).
+        The training batches (arrays take ``fit_kwargs`` such as ``y``). A
+        video dataset with a ``skip_log`` (``on_error="skip"``) stops the fit
+        with a ``ValueError`` naming the first file recorded there.
     owner : str
         Named in errors (the estimator's class name).
     epochs : int
@@ -189,6 +218,10 @@ def train_model(model, data, *, owner, epochs, callbacks=(), verbose=0, validati
         The Keras history: ``{metric: [value per epoch]}`` as floats.
     """
     callbacks = [FiniteLossGuard(owner), *callbacks]
+    skip_log = getattr(data, "skip_log", None)  # a video pipeline's record of bad files
+    files = None if skip_log is None else BadFileGuard(owner, skip_log)
+    if files is not None:
+        callbacks.insert(0, files)
     if checkpoint_path is not None:
         callbacks.insert(0, backup_callback(os.fspath(checkpoint_path), strategy))
     if strategy is not None:
@@ -198,8 +231,13 @@ def train_model(model, data, *, owner, epochs, callbacks=(), verbose=0, validati
         if num_workers(strategy) > 1:
             _multi_worker_steps(model, strategy, data.element_spec)
     with released_traces():
-        history = model.fit(data, validation_data=validation_data, callbacks=callbacks,
-                            epochs=epochs, verbose=verbose, **fit_kwargs)
+        try:
+            history = model.fit(data, validation_data=validation_data, callbacks=callbacks,
+                                epochs=epochs, verbose=verbose, **fit_kwargs)
+        except tf.errors.OpError:
+            if files is not None:
+                files.check()  # the pipeline ended short because a file failed
+            raise
     if strategy is not None:
         average_non_trainable(model, strategy)
     return {key: [float(v) for v in values] for key, values in history.history.items()}

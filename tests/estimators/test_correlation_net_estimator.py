@@ -153,27 +153,29 @@ def test_bad_X(X, error, match):
         CorrelationNet(**TINY).fit(X, [0, 1, 0, 1])
 
 
-def test_missing_and_corrupt_files_are_named(videos, tmp_path):
+def test_every_bad_file_is_named_before_training(videos, tmp_path):
+    """All unreadable files in one ValueError before the first epoch, or
+    skipped under on_error="skip" without a Keras warning."""
     paths, y, _ = videos
-    missing = paths.copy()
-    missing[3] = str(tmp_path / "missing.avi")
-    with pytest.raises(ValueError, match=r"X\[3\].*missing.avi.*not found"):
-        CorrelationNet(**TINY).fit(missing, y)
-    corrupt = paths.copy()
+    bad_paths = paths.copy()
     bad = tmp_path / "corrupt.avi"
     bad.write_bytes(b"not a video" * 100)
-    corrupt[5] = str(bad)
-    with pytest.raises(ValueError, match="corrupt.avi"):
-        CorrelationNet(**TINY).fit(corrupt, y)
+    bad_paths[3] = str(tmp_path / "missing.avi")
+    bad_paths[5] = str(bad)
+    with pytest.raises(ValueError, match=rf"2 of {len(paths)} video files.*X\[3\].*missing.avi.*"
+                                         r"not found.*X\[5\].*corrupt.avi.*on_error='skip'"):
+        CorrelationNet(**TINY).fit(bad_paths, y)
     fitted = CorrelationNet(**TINY).fit(paths, y)
-    with pytest.raises(ValueError, match="corrupt.avi"):
-        fitted.predict(corrupt)
+    assert fitted.skipped_ == []
+    with pytest.raises(ValueError, match=r"missing.avi.*corrupt.avi"):
+        fitted.predict(bad_paths)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        skipping = CorrelationNet(**{**TINY, "on_error": "skip"}).fit(corrupt, y)
-    assert [p for p, _ in skipping.skipped_] == [str(bad)]
-    assert any("corrupt.avi" in str(w.message) for w in caught)
-    assert fitted.skipped_ == []
+        skipping = CorrelationNet(**{**TINY, "on_error": "skip"}).fit(bad_paths, y)
+    assert [p for p, _ in skipping.skipped_] == [bad_paths[3], str(bad)]
+    messages = [str(w.message) for w in caught]
+    assert any(f"skipping 2 of {len(paths)}" in m for m in messages)
+    assert not any("ran out of data" in m for m in messages)
 
 
 def test_invalid_hyper_parameters(videos):

@@ -117,7 +117,7 @@ def test_pickle_keeps_the_backbones(videos, fitted):
 
 
 def test_bad_inputs_are_named(videos, tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.avi"):
+    with pytest.raises(ValueError, match="missing.avi.*not found"):
         features().fit([videos[0][0], str(tmp_path / "missing.avi")])
     with pytest.raises(TypeError, match="wrap it in a list"):
         features().fit(videos[0][0])
