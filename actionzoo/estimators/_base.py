@@ -69,30 +69,29 @@ class ClassifierBase(ClassifierMixin, BaseEstimator):
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None")
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(_as_label_array(y), warn=True)
         if len(y) != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {len(y)}")
         if n_samples < 2:
             raise ValueError(f"{name} needs at least 2 samples to fit; got 1 sample")
         if not reset:
             return self._label_indices(y).astype("int32")
-        check_classification_targets(y)
-        self.classes_, encoded = np.unique(y, return_inverse=True)
+        self.classes_, encoded = _encode_any_labels(y)
         if len(self.classes_) < 2:
             raise ValueError(f"{name} needs samples of at least 2 classes; "
                              f"y has 1 class: {self.classes_.tolist()}")
         return encoded.astype("int32")
 
     def _label_indices(self, y):
-        y = np.asarray(y)
-        # Set membership, not sorting: y may mix types (e.g. ints and strings).
-        known = set(self.classes_.tolist())
-        unseen = [label for label in dict.fromkeys(y.tolist()) if label not in known]
+        """Positions in ``classes_`` of the labels ``y``; unseen labels are an error."""
+        index = {label: i for i, label in enumerate(self.classes_.tolist())}
+        labels = np.asarray(y, dtype=object).tolist() if np.ndim(y) else [y]
+        unseen = [label for label in dict.fromkeys(labels) if label not in index]
         if unseen:
             raise ValueError(
                 f"y contains labels not seen in fit: {unseen[:10]}; "
                 f"known classes are {self.classes_.tolist()[:20]}")
-        return np.searchsorted(self.classes_, y)
+        return np.array([index[label] for label in labels], dtype=np.intp)
 
     def predict(self, X):
         """Predict class labels (elements of ``classes_``) for ``X``."""
@@ -107,9 +106,61 @@ class ClassifierBase(ClassifierMixin, BaseEstimator):
         count them as errors.
         """
         check_is_fitted(self)
-        y = column_or_1d(y)
-        self._label_indices(y)
-        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+        truth = self._label_indices(column_or_1d(_as_label_array(y)))
+        # compared as class indices: labels of mixed types are fine
+        predicted = np.argmax(self.predict_proba(X), axis=1)
+        return accuracy_score(truth, predicted, sample_weight=sample_weight)
+
+
+def _as_label_array(y):
+    """``y`` as an array that keeps each label's type: a list mixing ints and
+    strings (or holding None or tuples) becomes a 1-D object array, not
+    NumPy's strings ``'1'`` or a 2-D array of tuples."""
+    if isinstance(y, np.ndarray) or not hasattr(y, "__iter__") or isinstance(y, (str, bytes)):
+        return y
+    values = list(y)
+    kinds = {type(v) for v in values}
+    if len(kinds) > 1 or tuple in kinds:
+        labels = np.empty(len(values), dtype=object)
+        labels[:] = values
+        return labels
+    return np.asarray(values)
+
+
+def _encode_any_labels(y):
+    """``(classes_, indices)`` for labels of any hashable type.
+
+    Numbers, strings and booleans of one kind are sorted as
+    ``numpy.unique`` sorts them; a mix (say ints and strings, or ``None``)
+    is ordered by type name, then by value within a type. Continuous float
+    targets are refused as scikit-learn refuses them, and so are NaN labels
+    and unhashable ones (lists, arrays).
+    """
+    if y.dtype != object:
+        check_classification_targets(y)
+        return np.unique(y, return_inverse=True)
+    labels = y.tolist()
+    for label in labels:
+        try:
+            hash(label)
+        except TypeError:
+            raise ValueError(f"labels must be hashable (numbers, strings, tuples, None); "
+                             f"got {type(label).__name__} {label!r}") from None
+        if isinstance(label, float) and label != label:
+            raise ValueError("y contains NaN, which cannot be a class label")
+    by_type = {}
+    for label in dict.fromkeys(labels):
+        by_type.setdefault(type(label).__name__, []).append(label)
+    ordered = []
+    for kind in sorted(by_type):
+        try:
+            ordered.extend(sorted(by_type[kind]))
+        except TypeError:  # values of one type that do not compare: first-seen order
+            ordered.extend(by_type[kind])
+    classes = np.empty(len(ordered), dtype=object)
+    classes[:] = ordered
+    index = {label: i for i, label in enumerate(ordered)}
+    return classes, np.array([index[label] for label in labels], dtype=np.intp)
 
 
 class KerasEstimatorMixin:
@@ -337,11 +388,20 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
         """Whether a warm-started fit restarts the learning-rate schedule."""
         return False
 
-    def _fit_sample_weight(self, y_labels, sample_weight, n_samples):
+    def _fit_sample_weight(self, y_enc, sample_weight, n_samples):
         weights = _check_sample_weight(sample_weight, np.empty((n_samples, 0)),
                                        dtype=np.float32, ensure_non_negative=True)
         if self.class_weight is not None:
-            weights = weights * compute_sample_weight(self.class_weight, y_labels)
+            class_weight = self.class_weight
+            if isinstance(class_weight, dict):  # keyed by label -> keyed by class index
+                unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
+                if unknown:
+                    raise ValueError(f"class_weight has labels not in y: {unknown[:10]}; "
+                                     f"classes are {self.classes_.tolist()[:20]}")
+                class_weight = {int(i): class_weight[label]
+                                for i, label in enumerate(self.classes_.tolist())
+                                if label in class_weight}
+            weights = weights * compute_sample_weight(class_weight, y_enc)
         if sample_weight is None and self.class_weight is None:
             return None
         return weights.astype("float32")
@@ -363,7 +423,7 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
         continuing = self.warm_start and hasattr(self, "model_")
         inputs = self._check_X(X, reset=not continuing)
         y_enc = self._encode_labels(y, _num_samples(inputs), reset=not continuing)
-        weights = self._fit_sample_weight(self.classes_[y_enc], sample_weight, len(y_enc))
+        weights = self._fit_sample_weight(y_enc, sample_weight, len(y_enc))
         keep = self._readable_samples(inputs)
         if keep is not None:
             inputs, y_enc = _take(inputs, keep), y_enc[keep]

@@ -335,7 +335,7 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         self._validate_params()
         paths = check_video_paths(self, X)
         y_enc = self._encode_labels(y, len(paths), reset=True)
-        weights = self._fit_sample_weight(self.classes_[y_enc], sample_weight, len(paths))
+        weights = self._fit_sample_weight(y_enc, sample_weight, len(paths))
         keep, self.skipped_ = readable_videos(type(self).__name__, paths, self.on_error)
         paths, y_enc = paths[keep], y_enc[keep]
         weights = None if weights is None else weights[keep]
@@ -358,12 +358,13 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         embeddings = self._embed_sequences(sequences)
         if self.fusion is not None:
             self.fusion_ = clone(self.fusion)
-            labels = self.classes_[y_enc]
+            # fitted on class indices: its columns are those of classes_, whatever
+            # the labels' types
             if sample_weight is not None:
-                self.fusion_.fit(embeddings, labels,
+                self.fusion_.fit(embeddings, y_enc,
                                  sample_weight=np.asarray(sample_weight)[keep])
             else:
-                self.fusion_.fit(embeddings, labels)
+                self.fusion_.fit(embeddings, y_enc)
         elif hasattr(self, "fusion_"):
             del self.fusion_
         return embeddings

@@ -273,3 +273,29 @@ def test_non_finite_outputs_are_refused_not_returned():
     for method in (clf.predict_proba, clf.predict, clf.transform):
         with pytest.raises(NonFiniteError, match="NaN or infinite.*learning_rate"):
             method(X)
+
+
+def test_labels_of_any_hashable_mix():
+    """Mixed ints and strings, None and tuples are classes, returned as given."""
+    names = [3, "walk", None, ("jump", 2)]
+    y = [names[i] for i in Y]
+    clf = CorrNetFusion(**{**TINY, "epochs": 10}).fit(X, y)
+    assert clf.classes_.tolist() == [None, 3, "walk", ("jump", 2)]  # by type name, then value
+    predicted = clf.predict(X)
+    assert {type(p) for p in predicted} <= {int, str, type(None), tuple}
+    assert clf.score(X, y) == np.mean([p == t for p, t in zip(predicted, y, strict=True)])
+    # the same fit as on the class indices: labels only name the classes
+    as_indices = [clf.classes_.tolist().index(label) for label in y]
+    plain = CorrNetFusion(**{**TINY, "epochs": 10}).fit(X, as_indices)
+    np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
+    assert clf.score(X, y) == plain.score(X, as_indices) > 0.25
+    weighted = CorrNetFusion(**TINY, class_weight={None: 2.0, "walk": 1.0}).fit(X, y)
+    assert weighted.classes_.tolist() == clf.classes_.tolist()
+    with pytest.raises(ValueError, match="class_weight has labels not in y"):
+        CorrNetFusion(**TINY, class_weight={"run": 2.0}).fit(X, y)
+    with pytest.raises(ValueError, match="not seen in fit: \\['run'\\]"):
+        clf.score(X, ["run"] + y[1:])
+    with pytest.raises(ValueError, match="NaN"):
+        CorrNetFusion(**TINY).fit(X, [float("nan")] + y[1:])
+    with pytest.raises(ValueError, match="hashable"):
+        CorrNetFusion(**TINY).fit(X, [[1, 2]] + y[1:])
