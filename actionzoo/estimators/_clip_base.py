@@ -113,9 +113,10 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         file that still fails to decode during training stops ``fit`` with a
         ``ValueError`` naming it. Prediction always raises (every row needs
         an output).
-    num_workers : int
-        Decoding processes for video-path inputs (``0``: threads of this
-        process; ``-1``: one per core); see :func:`actionzoo.data.make_dataset`.
+    num_workers : int or "auto"
+        Decoding processes for video-path inputs (``"auto"``: one per usable
+        core when there are several; ``0``: threads of this process; ``-1``:
+        one per core); see :func:`actionzoo.data.make_dataset`.
     """
 
     _clip_parameter_constraints = {
@@ -130,7 +131,7 @@ class ClipClassifierBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "warmup_epochs": [Interval(Real, 0, None, closed="left")],
         "temporal_center": ["boolean"],
         "on_error": [StrOptions({"raise", "skip"})],
-        "num_workers": [Interval(Integral, -1, None, closed="left")],
+        "num_workers": [Interval(Integral, -1, None, closed="left"), StrOptions({"auto"})],
         "weights": [str, os.PathLike, None],
     }
     _parameter_constraints = {**KerasClassifierBase._parameter_constraints,

@@ -76,9 +76,10 @@ class STCNet(ClipClassifierBase):
         Subtract each pixel's clip mean from the input (static background
         removed, motion kept); not in the paper.
     on_error : {"raise", "skip"}, default="raise"
-    num_workers : int, default=0
-        Video files are decoded in this many worker processes (``-1``: one
-        per core; ``0``: in threads of this process); see
+    num_workers : int or "auto", default="auto"
+        Video files are decoded in this many worker processes (``"auto"``:
+        one per usable core when there are several, the fastest measured
+        path; ``-1``: one per core; ``0``: in threads of this process); see
         :func:`actionzoo.data.make_dataset`. Same clips either way.
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
@@ -137,7 +138,7 @@ class STCNet(ClipClassifierBase):
                  optimizer_kwargs=None, lr_schedule="constant", warmup_epochs=0,
                  epochs=200, batch_size=128, callbacks=None, validation_fraction=None,
                  class_weight=None, warm_start=False, temporal_center=False, on_error="raise",
-                 num_workers=0, random_state=None,
+                 num_workers="auto", random_state=None,
                  verbose=0, distribution=None, checkpoint_dir=None):
         self.depth = depth
         self.cardinality = cardinality
