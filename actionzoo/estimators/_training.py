@@ -129,6 +129,10 @@ class BadFileGuard(keras.callbacks.Callback):
     naming the file at the end of the step during which it was recorded.
     """
 
+    # Keras runs async-safe batch hooks in a thread while the next steps run
+    # (no sync per step); what they raise surfaces at the next step or epoch end.
+    async_safe = True
+
     def __init__(self, owner, skip_log):
         super().__init__()
         self.owner = owner
@@ -154,6 +158,8 @@ class FiniteLossGuard(keras.callbacks.Callback):
     Raises :class:`NonFiniteError` naming the epoch (1-based) and the step
     within it, with the usual remedy.
     """
+
+    async_safe = True  # see BadFileGuard; the epoch is set before any step of it
 
     def __init__(self, owner):
         super().__init__()
