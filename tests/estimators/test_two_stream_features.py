@@ -186,3 +186,24 @@ def test_stfn_beats_late_fusion_of_per_stream_classifiers(tmp_path):
           f"appearance alone {single[0]:.3f}, motion alone {single[1]:.3f} "
           f"({len(classes)} classes)")
     assert stfn_acc > late_acc
+
+
+def test_backbones_built_here_repeat_with_the_seed_and_keep_global_state():
+    """A randomly initialised backbone is the same for the same seed, and
+    building it leaves the global random state alone."""
+    import random
+
+    from actionzoo.estimators._stream_features import build_backbone
+    state = random.getstate(), np.random.get_state()[1].copy()
+
+    def weights(seed):
+        model, identity = build_backbone("flow", "motion_cnn", None, 32, 2, seed)
+        assert identity["seed"] == seed
+        return model.get_weights()
+
+    first, again, other = weights(7), weights(7), weights(8)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+    assert random.getstate() == state[0]
+    np.testing.assert_array_equal(np.random.get_state()[1], state[1])
