@@ -70,11 +70,11 @@ def seeded(seed):
 # TF 2.18-2.19). Keras' optimizer traces one in every train step
 # (`ReplicaContext.all_reduce` wraps the gradients in a custom gradient), and
 # the registered closure holds the traced FuncGraph: every fit leaked its whole
-# train graph, +130 MiB per fit of a tiny CorrNet-26 in a plain `Model.fit`
-# loop. The entries a fit registered for graphs it traced are removed when the
-# fit ends (their gradients were taken while tracing). Checked up to the
-# versions below; a later TensorFlow must be re-checked with
-# benchmarks/fit_memory.py before the bound is raised.
+# train graph (benchmarks/fit_memory.py, "before" rows). The entries a fit
+# registered for graphs it traced are removed when the fit ends (their
+# gradients were taken while tracing). Applied up to the version below; a
+# later TensorFlow must be re-checked with that benchmark before the bound is
+# raised.
 _CUSTOM_GRADIENT_LEAK = tuple(int(p) for p in tf.__version__.split(".")[:2]) <= (2, 19)
 
 
