@@ -8,8 +8,8 @@ tracks), then times, without any cache:
   audio (VGGish on log-mel) -- including decoding, the optical flow that the
   adaptive sampler needs and the backbone forward passes;
 * training of the per-stream recurrent classifier (two stacked BiGRU by
-  default) in sequences/s over one epoch, eager (what the estimators use,
-  see ``_run_eagerly`` in ``actionzoo/estimators/_base.py``) and compiled.
+  default) in sequences/s over one epoch, eager and compiled (the
+  estimators always train compiled).
 
 Backbones run with random weights (the figures do not depend on the values).
 

@@ -122,7 +122,11 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
         :func:`default_parallel_calls`). (``tf.data.AUTOTUNE`` lets
         tf.data ramp parallelism up by itself, which on short runs and
         small machines often stays below the core count.)
-    num_workers : int, default 0
+    num_workers : int or "auto", default 0
+        ``"auto"``: one worker process per usable core when there are
+        several, else threads (the estimators' default: on 2 cores worker
+        processes decoded 1.74x as fast as a single-threaded loop, tf.data's
+        threads 0.89x, ``benchmarks/loader.py``).
         ``0``: decode in tf.data's threads in this process. ``N > 0``: decode
         in ``N`` worker processes (:mod:`actionzoo.data.workers`; started once
         per Python process and shared by all datasets), which is faster on
@@ -336,9 +340,13 @@ def _with_batch_size(element, batch_size):
 
 
 def _as_num_workers(num_workers):
+    if num_workers == "auto":
+        cores = usable_cores()
+        return cores if cores > 1 else 0
     if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) \
             or num_workers < -1:
-        raise ValueError(f"num_workers must be an int >= 0 (or -1: one per core), got {num_workers!r}")
+        raise ValueError(f"num_workers must be 'auto' or an int >= 0 (or -1: one per core), "
+                         f"got {num_workers!r}")
     return usable_cores() if num_workers == -1 else int(num_workers)
 
 

@@ -6,13 +6,13 @@
     ``fit``.
 ``KerasEstimatorMixin``
     Keras machinery for any estimator: optimizer building and
-    ``optimizer__<name>`` routing, seeding, session release, eager batched
-    inference, pickling with models saved as bytes.
+    ``optimizer__<name>`` routing, seeds, the distribution strategy, eager
+    batched inference with a finiteness check, pickling with models saved as
+    bytes. Training itself is :func:`actionzoo.estimators._training.train_model`.
 ``KerasClassifierBase``
-    the classifier fit loop: parameter validation, seeding through
-    ``keras.utils.set_random_seed``, optimizer/callbacks/class-weight
-    handling, a fit loop with progress bar, ``warm_start``, release of the
-    previous Keras session state, and pickling with the model saved as bytes.
+    the classifier fit: parameter validation, labels, sample and class
+    weights, the validation split, then :meth:`_train_classifier` (build,
+    compile and train one model inside a seeded context), ``warm_start``.
 
 Classifier subclasses implement three hooks: ``_check_X`` (validate and
 convert X), ``_build_model`` (the Keras graph, logits out) and
@@ -38,10 +38,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from actionzoo.estimators._distribution import (
-    STRATEGIES, average_non_trainable, backup_callback, keras_multi_worker_fixes, num_workers,
-    resolve_strategy, sharded_dataset, strategy_name)
+    STRATEGIES, num_workers, resolve_strategy, strategy_name)
 from actionzoo.estimators._progress import EpochProgressBar, keras_verbosity
 from actionzoo.estimators._serialization import deserialize_models, serialize_models
+from actionzoo.estimators._training import check_finite, seeded, train_model
 
 OPTIMIZERS = {
     "sgd": keras.optimizers.SGD,
@@ -69,30 +69,29 @@ class ClassifierBase(ClassifierMixin, BaseEstimator):
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None")
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(_as_label_array(y), warn=True)
         if len(y) != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {len(y)}")
         if n_samples < 2:
             raise ValueError(f"{name} needs at least 2 samples to fit; got 1 sample")
         if not reset:
             return self._label_indices(y).astype("int32")
-        check_classification_targets(y)
-        self.classes_, encoded = np.unique(y, return_inverse=True)
+        self.classes_, encoded = _encode_any_labels(y)
         if len(self.classes_) < 2:
             raise ValueError(f"{name} needs samples of at least 2 classes; "
                              f"y has 1 class: {self.classes_.tolist()}")
         return encoded.astype("int32")
 
     def _label_indices(self, y):
-        y = np.asarray(y)
-        # Set membership, not sorting: y may mix types (e.g. ints and strings).
-        known = set(self.classes_.tolist())
-        unseen = [label for label in dict.fromkeys(y.tolist()) if label not in known]
+        """Positions in ``classes_`` of the labels ``y``; unseen labels are an error."""
+        index = {label: i for i, label in enumerate(self.classes_.tolist())}
+        labels = np.asarray(y, dtype=object).tolist() if np.ndim(y) else [y]
+        unseen = [label for label in dict.fromkeys(labels) if label not in index]
         if unseen:
             raise ValueError(
                 f"y contains labels not seen in fit: {unseen[:10]}; "
                 f"known classes are {self.classes_.tolist()[:20]}")
-        return np.searchsorted(self.classes_, y)
+        return np.array([index[label] for label in labels], dtype=np.intp)
 
     def predict(self, X):
         """Predict class labels (elements of ``classes_``) for ``X``."""
@@ -107,9 +106,61 @@ class ClassifierBase(ClassifierMixin, BaseEstimator):
         count them as errors.
         """
         check_is_fitted(self)
-        y = column_or_1d(y)
-        self._label_indices(y)
-        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+        truth = self._label_indices(column_or_1d(_as_label_array(y)))
+        # compared as class indices: labels of mixed types are fine
+        predicted = np.argmax(self.predict_proba(X), axis=1)
+        return accuracy_score(truth, predicted, sample_weight=sample_weight)
+
+
+def _as_label_array(y):
+    """``y`` as an array that keeps each label's type: a list mixing ints and
+    strings (or holding None or tuples) becomes a 1-D object array, not
+    NumPy's strings ``'1'`` or a 2-D array of tuples."""
+    if isinstance(y, np.ndarray) or not hasattr(y, "__iter__") or isinstance(y, (str, bytes)):
+        return y
+    values = list(y)
+    kinds = {type(v) for v in values}
+    if len(kinds) > 1 or tuple in kinds:
+        labels = np.empty(len(values), dtype=object)
+        labels[:] = values
+        return labels
+    return np.asarray(values)
+
+
+def _encode_any_labels(y):
+    """``(classes_, indices)`` for labels of any hashable type.
+
+    Numbers, strings and booleans of one kind are sorted as
+    ``numpy.unique`` sorts them; a mix (say ints and strings, or ``None``)
+    is ordered by type name, then by value within a type. Continuous float
+    targets are refused as scikit-learn refuses them, and so are NaN labels
+    and unhashable ones (lists, arrays).
+    """
+    if y.dtype != object:
+        check_classification_targets(y)
+        return np.unique(y, return_inverse=True)
+    labels = y.tolist()
+    for label in labels:
+        try:
+            hash(label)
+        except TypeError:
+            raise ValueError(f"labels must be hashable (numbers, strings, tuples, None); "
+                             f"got {type(label).__name__} {label!r}") from None
+        if isinstance(label, float) and label != label:
+            raise ValueError("y contains NaN, which cannot be a class label")
+    by_type = {}
+    for label in dict.fromkeys(labels):
+        by_type.setdefault(type(label).__name__, []).append(label)
+    ordered = []
+    for kind in sorted(by_type):
+        try:
+            ordered.extend(sorted(by_type[kind]))
+        except TypeError:  # values of one type that do not compare: first-seen order
+            ordered.extend(by_type[kind])
+    classes = np.empty(len(ordered), dtype=object)
+    classes[:] = ordered
+    index = {label: i for i, label in enumerate(ordered)}
+    return classes, np.array([index[label] for label in labels], dtype=np.intp)
 
 
 class KerasEstimatorMixin:
@@ -125,8 +176,10 @@ class KerasEstimatorMixin:
         means the estimator's paper defaults (``_default_optimizer_kwargs``).
     epochs, batch_size : int
     random_state : int, RandomState or None
-        Seeds Python, NumPy and the Keras backend (``set_random_seed``) and
-        every random draw of the fit; equal seeds give equal predictions.
+        Seeds every random draw of the fit (initial weights, dropout, batch
+        order, augmentation); equal seeds give equal predictions. The global
+        random state of Python, NumPy and TensorFlow is restored after the
+        fit.
     verbose : int
         0 silent, 1 a progress bar over epochs, 2 Keras' per-batch bars.
     distribution : None, "mirrored", "multi_worker_mirrored" or tf.distribute.Strategy
@@ -161,20 +214,6 @@ class KerasEstimatorMixin:
     _keras_attributes = ("model_",)
     # Inference batch size floor: prediction is cheap per sample.
     _min_inference_batch_size = 256
-    # Fits of fewer steps than this train op by op, longer ones through
-    # tf.function. With TF 2.17 every traced Keras fit leaves its FuncGraphs
-    # (~18 per train step) that no clear_session or gc.collect frees (they sit
-    # in cycles through TF's C++ graph): +70 MiB RSS per fit of a tiny STFN,
-    # +185 MiB of a tiny CorrNet-26, vs flat eagerly, so short fits (tests, toy
-    # grid searches) stay eager. But an eager step pays Python and op-dispatch
-    # overhead: 0.4 s per step of a tiny STFN (61 epochs of 10 steps: 331 s
-    # eager, 21 s traced incl. ~15 s of tracing), so long fits are traced.
-    _graph_min_steps = 60
-
-    def _run_eagerly(self, n_train):
-        """Whether a fit over ``n_train`` samples trains eagerly (see above)."""
-        steps = self.epochs * max(1, math.ceil(n_train / self.batch_size))
-        return steps < self._graph_min_steps
 
     # ----------------------------------------------------------- parameters
     def get_params(self, deep=True):
@@ -221,28 +260,14 @@ class KerasEstimatorMixin:
     def _strategy_scope(strategy):
         return contextlib.nullcontext() if strategy is None else strategy.scope()
 
-    def _distributed_fit(self, model, strategy, data, *, callbacks, validation_data=None,
-                         **fit_kwargs):
-        """``model.fit`` under ``strategy`` (sharded data) and ``checkpoint_dir``."""
-        callbacks = list(callbacks)
-        if getattr(self, "checkpoint_dir", None) is not None:
-            # one directory per model an estimator trains (MultiStreamGRU: per stream)
-            path = os.path.join(os.fspath(self.checkpoint_dir), getattr(self, "_backup_name", ""))
-            callbacks.insert(0, backup_callback(path, strategy))
-        if strategy is None:
-            return model.fit(data, validation_data=validation_data, callbacks=callbacks,
-                             **fit_kwargs)
-        data = sharded_dataset(data)
-        if validation_data is not None:
-            validation_data = sharded_dataset(validation_data)
-        with keras_multi_worker_fixes(model, strategy, data.element_spec):
-            history = model.fit(data, validation_data=validation_data, callbacks=callbacks,
-                                **fit_kwargs)
-        average_non_trainable(model, strategy)
-        return history
-
     # ----------------------------------------------------------- building
-    def _make_optimizer(self):
+    def _make_optimizer(self, steps_per_epoch=None):
+        """The optimizer of a fit of ``steps_per_epoch`` steps per epoch (a
+        subclass may build a learning-rate schedule from it)."""
+        return self._optimizer_with(copy.deepcopy(self.learning_rate))
+
+    def _optimizer_with(self, learning_rate):
+        """The configured optimizer class and arguments at ``learning_rate``."""
         cls = OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
         if not (isinstance(cls, type) and issubclass(cls, keras.optimizers.Optimizer)):
             raise TypeError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a "
@@ -250,7 +275,7 @@ class KerasEstimatorMixin:
         defaults = self._default_optimizer_kwargs.get(self.optimizer, {})
         kwargs = {**defaults, **(self.optimizer_kwargs or {})}
         try:
-            return cls(learning_rate=copy.deepcopy(self.learning_rate), **kwargs)
+            return cls(learning_rate=learning_rate, **kwargs)
         except (TypeError, ValueError) as err:
             raise ValueError(f"optimizer_kwargs {kwargs} are not accepted by "
                              f"{cls.__name__}: {err}") from err
@@ -259,11 +284,25 @@ class KerasEstimatorMixin:
         """An int seed drawn from ``random_state`` (None: a fresh one)."""
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
-    @staticmethod
-    def _fresh_keras_session(seed):
-        """Release the previous fit's Keras state and seed every RNG."""
-        keras.backend.clear_session(free_memory=True)
-        keras.utils.set_random_seed(seed)
+    def _checkpoint_path(self, name=""):
+        """``checkpoint_dir/name`` (one directory per trained model), or None."""
+        if getattr(self, "checkpoint_dir", None) is None:
+            return None
+        return os.path.join(os.fspath(self.checkpoint_dir), name)
+
+    def _fit_callbacks(self, has_validation):
+        """The callbacks of one fit: the user's (copied) or the defaults, and
+        the progress bar at ``verbose=1``."""
+        user = getattr(self, "callbacks", None)
+        callbacks = (self._default_callbacks(has_validation) if user is None
+                     else copy.deepcopy(user))
+        if self.verbose == 1:
+            callbacks.append(EpochProgressBar(self.epochs, type(self).__name__))
+        return callbacks
+
+    def _default_callbacks(self, has_validation):
+        """Callbacks used when ``callbacks=None`` (a paper's LR schedule); none here."""
+        return []
 
     # ---------------------------------------------------------- inference
     def _inference_batch_size(self):
@@ -282,7 +321,11 @@ class KerasEstimatorMixin:
             batch = [x[start:start + step] for x in arrays]
             out = model(batch if len(batch) > 1 else batch[0], training=False)
             outputs.append(keras.ops.convert_to_numpy(out))
-        return np.concatenate(outputs, axis=0)
+        return self._finite(np.concatenate(outputs, axis=0))
+
+    def _finite(self, outputs):
+        """``outputs`` of the fitted model, refused when any is NaN or infinite."""
+        return check_finite(outputs, type(self).__name__)
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
@@ -336,15 +379,29 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
     def _training_batches(self, inputs, y, sample_weight, seed, *, shuffle=True):
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def _default_callbacks(self, has_validation):
-        """Callbacks used when ``callbacks=None`` (a paper's LR schedule); none here."""
-        return []
+    def _readable_samples(self, inputs):
+        """Indices of the samples to train on (None: all of them); a subclass
+        reading files drops the unreadable ones here."""
+        return None
 
-    def _fit_sample_weight(self, y_labels, sample_weight, n_samples):
+    def _restarts_schedule(self):
+        """Whether a warm-started fit restarts the learning-rate schedule."""
+        return False
+
+    def _fit_sample_weight(self, y_enc, sample_weight, n_samples):
         weights = _check_sample_weight(sample_weight, np.empty((n_samples, 0)),
                                        dtype=np.float32, ensure_non_negative=True)
         if self.class_weight is not None:
-            weights = weights * compute_sample_weight(self.class_weight, y_labels)
+            class_weight = self.class_weight
+            if isinstance(class_weight, dict):  # keyed by label -> keyed by class index
+                unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
+                if unknown:
+                    raise ValueError(f"class_weight has labels not in y: {unknown[:10]}; "
+                                     f"classes are {self.classes_.tolist()[:20]}")
+                class_weight = {int(i): class_weight[label]
+                                for i, label in enumerate(self.classes_.tolist())
+                                if label in class_weight}
+            weights = weights * compute_sample_weight(class_weight, y_enc)
         if sample_weight is None and self.class_weight is None:
             return None
         return weights.astype("float32")
@@ -361,58 +418,70 @@ class KerasClassifierBase(KerasEstimatorMixin, ClassifierBase):
 
     # --------------------------------------------------------------- fit
     def _fit_keras(self, X, y, sample_weight=None, initialize=None):
-        """The shared fit loop; subclasses' ``fit`` call it and return self."""
+        """The shared fit; subclasses' ``fit`` call it and return self."""
         self._validate_params()
         continuing = self.warm_start and hasattr(self, "model_")
         inputs = self._check_X(X, reset=not continuing)
-        n_samples = _num_samples(inputs)
-        y_enc = self._encode_labels(y, n_samples, reset=not continuing)
-        y_labels = column_or_1d(y)
-        weights = self._fit_sample_weight(y_labels, sample_weight, n_samples)
+        y_enc = self._encode_labels(y, _num_samples(inputs), reset=not continuing)
+        weights = self._fit_sample_weight(y_enc, sample_weight, len(y_enc))
+        keep = self._readable_samples(inputs)
+        if keep is not None:
+            inputs, y_enc = _take(inputs, keep), y_enc[keep]
+            weights = None if weights is None else weights[keep]
+        previous = (self.model_, self.history_) if continuing else None
+        self.model_, self.history_ = self._train_classifier(
+            inputs, y_enc, weights, self._seed(), previous=previous, initialize=initialize)
+        return self
 
-        seed = self._seed()
+    def _train_classifier(self, inputs, y_enc, weights, seed, *, previous=None,
+                          initialize=None, checkpoint_name=""):
+        """Build (or continue ``previous = (model, history)``), compile and
+        train one classifier on encoded labels; returns ``(model, history)``.
+
+        Everything random (initial weights, dropout, validation split,
+        batch order, augmentation) is drawn inside :func:`seeded` ``(seed)``.
+        """
         strategy = self._training_strategy()
+        n_samples = len(y_enc)
         train_idx, val_idx = np.arange(n_samples), None
         if self.validation_fraction is not None:
             train_idx, val_idx = self._split_validation(y_enc, seed)
-        if continuing:
-            if getattr(self.model_, "_distribute_strategy", None) is not strategy:
-                raise ValueError("warm_start continues the fitted model under the strategy "
-                                 "that built it; this fit has another distribution: refit "
-                                 "with warm_start=False")
-            keras.utils.set_random_seed(seed)
-        else:
-            self._fresh_keras_session(seed)
-            with self._strategy_scope(strategy):
-                self.model_ = self._build_model(inputs, len(self.classes_))
-                if initialize is not None:
-                    initialize(self.model_)
-                self.model_.compile(
-                    optimizer=self._make_optimizer(),
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                    weighted_metrics=[], metrics=["accuracy"],
-                    run_eagerly=self._run_eagerly(len(train_idx)))
-            self.history_ = {}
-
-        validation = None
-        if val_idx is not None:
-            validation = self._training_batches(
-                _take(inputs, val_idx), y_enc[val_idx],
-                None if weights is None else weights[val_idx], seed, shuffle=False)
-        batches = self._training_batches(
-            _take(inputs, train_idx), y_enc[train_idx],
-            None if weights is None else weights[train_idx], seed)
-
-        callbacks = (self._default_callbacks(validation is not None) if self.callbacks is None
-                     else copy.deepcopy(self.callbacks))
-        if self.verbose == 1:
-            callbacks.append(EpochProgressBar(self.epochs, type(self).__name__))
-        history = self._distributed_fit(self.model_, strategy, batches, callbacks=callbacks,
-                                        validation_data=validation, epochs=self.epochs,
-                                        verbose=keras_verbosity(self.verbose))
-        for key, values in history.history.items():
-            self.history_.setdefault(key, []).extend(float(v) for v in values)
-        return self
+        steps_per_epoch = max(1, math.ceil(len(train_idx) / self.batch_size))
+        with seeded(seed):
+            if previous is not None:
+                model, history = previous[0], {k: list(v) for k, v in previous[1].items()}
+                if getattr(model, "_distribute_strategy", None) is not strategy:
+                    raise ValueError("warm_start continues the fitted model under the "
+                                     "strategy that built it; this fit has another "
+                                     "distribution: refit with warm_start=False")
+                if self._restarts_schedule():
+                    model.optimizer.iterations.assign(0)  # SGDR-style restart
+            else:
+                history = {}
+                with self._strategy_scope(strategy):
+                    model = self._build_model(inputs, len(self.classes_))
+                    if initialize is not None:
+                        initialize(model)
+                    model.compile(
+                        optimizer=self._make_optimizer(steps_per_epoch),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        weighted_metrics=[], metrics=["accuracy"])
+            validation = None
+            if val_idx is not None:
+                validation = self._training_batches(
+                    _take(inputs, val_idx), y_enc[val_idx],
+                    None if weights is None else weights[val_idx], seed, shuffle=False)
+            batches = self._training_batches(
+                _take(inputs, train_idx), y_enc[train_idx],
+                None if weights is None else weights[train_idx], seed)
+            new = train_model(model, batches, owner=type(self).__name__, epochs=self.epochs,
+                              callbacks=self._fit_callbacks(validation is not None),
+                              verbose=keras_verbosity(self.verbose),
+                              validation_data=validation, strategy=strategy,
+                              checkpoint_path=self._checkpoint_path(checkpoint_name))
+        for key, values in new.items():
+            history.setdefault(key, []).extend(values)
+        return model, history
 
 
 def _num_samples(inputs):

@@ -23,7 +23,6 @@ the test views and the normalisation, as a registry entry's does.
 """
 import math
 import os
-import re
 from numbers import Integral, Real
 from types import SimpleNamespace
 
@@ -31,16 +30,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from actionzoo._sklearn_compat import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from actionzoo._sklearn_compat import Interval, Options, StrOptions
 from actionzoo.data import (
-    ClipLoader, DenseClipSampler, ResizeShortSide, SkipLog, eval_transform, make_dataset,
-    train_transform)
-from actionzoo.data.video import check_media_file
+    ClipLoader,
+    DenseClipSampler,
+    ResizeShortSide,
+    SkipLog,
+    eval_transform,
+    make_dataset,
+    train_transform,
+)
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches
 from actionzoo.estimators._pretrained import PretrainedWeightsMixin
+from actionzoo.estimators._video_files import check_readable, readable_videos
 from actionzoo.weights.preprocessing import Preprocessing
 
 PIXEL_MEAN = 0.45
@@ -117,12 +122,17 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         Subtract each pixel's mean over the clip from the input (static
         appearance removed, motion kept); see :func:`normalize_pixels`.
     on_error : {"raise", "skip"}
-        Bad video files in ``fit``: ``"raise"`` stops with an error naming
-        the file; ``"skip"`` leaves it out with a warning and records it in
-        ``skipped_``. Prediction always raises (every row needs an output).
-    num_workers : int
-        Decoding processes for video-path inputs (``0``: threads of this
-        process; ``-1``: one per core); see :func:`actionzoo.data.make_dataset`.
+        Bad video files in ``fit``, all found before the first epoch (every
+        file's header and first frame are read): ``"raise"`` stops with one
+        ``ValueError`` listing them all; ``"skip"`` leaves them out with one
+        warning and records them in ``skipped_`` as ``(path, reason)``. A
+        file that still fails to decode during training stops ``fit`` with a
+        ``ValueError`` naming it. Prediction always raises (every row needs
+        an output).
+    num_workers : int or "auto"
+        Decoding processes for video-path inputs (``"auto"``: one per usable
+        core when there are several; ``0``: threads of this process; ``-1``:
+        one per core); see :func:`actionzoo.data.make_dataset`.
     """
 
     _clip_parameter_constraints = {
@@ -137,7 +147,7 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         "warmup_epochs": [Interval(Real, 0, None, closed="left")],
         "temporal_center": ["boolean"],
         "on_error": [StrOptions({"raise", "skip"})],
-        "num_workers": [Interval(Integral, -1, None, closed="left")],
+        "num_workers": [Interval(Integral, -1, None, closed="left"), StrOptions({"auto"})],
         "weights": [str, os.PathLike, None],
     }
     _parameter_constraints = {**KerasClassifierBase._parameter_constraints,
@@ -177,14 +187,14 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
             if not isinstance(p, (str, os.PathLike)):
                 raise TypeError(f"X[{i}] is {type(p).__name__} {p!r}, not a video path")
             paths[i] = os.fspath(p)
-        if self.on_error == "raise":
-            for i, p in enumerate(paths):
-                try:
-                    check_media_file(p)
-                except (OSError, ValueError) as err:
-                    reason = getattr(err, "strerror", None) or str(err)
-                    raise ValueError(f"X[{i}]: {p!r}: {reason}") from err
         return paths
+
+    def _readable_samples(self, inputs):
+        self.skipped_ = []
+        if inputs.ndim != 1:
+            return None
+        keep, self.skipped_ = readable_videos(type(self).__name__, inputs, self.on_error)
+        return keep
 
     # -------------------------------------------------------------- loaders
     def _train_loader(self, *, augment):
@@ -219,60 +229,42 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
             def make(idx, rng):
                 seeds = rng.integers(2**31 - 1, size=len(idx))
                 clips = np.stack([loader.load(_ArrayVideo(inputs[i], f"X[{i}]"), int(s))["rgb"]
-                                  for i, s in zip(idx, seeds)])
+                                  for i, s in zip(idx, seeds, strict=True)])
                 return [self._preprocessing().normalize(clips)]
             return ArrayBatches(make, y, sample_weight, self.batch_size, seed, shuffle=shuffle)
 
+        # Bad files were left out before training: the pipeline records a file
+        # that still fails (skip_log) and train_model stops on it.
+        log = SkipLog()
         ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
                           frame_size=loader.frame_size, batch_size=self.batch_size,
-                          shuffle=shuffle, seed=seed, on_error=self.on_error,
-                          num_workers=self.num_workers,
-                          skip_log=getattr(self, "_fit_skip_log", None),
-                          return_index=sample_weight is not None)
-        if self.on_error == "raise":  # every file gives a batch element: length known
-            ds = ds.apply(tf.data.experimental.assert_cardinality(
-                math.ceil(len(inputs) / self.batch_size)))
+                          shuffle=shuffle, seed=seed, on_error="skip", skip_log=log,
+                          num_workers=self.num_workers, return_index=sample_weight is not None)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(
+            math.ceil(len(inputs) / self.batch_size)))
         normalize = self._preprocessing().normalize
         if sample_weight is None:
-            return ds.map(lambda x, label: (normalize(x), label))
-        weights = tf.constant(sample_weight, tf.float32)
-        return ds.map(lambda x, label: (normalize(x["rgb"]), label,
-                                        tf.gather(weights, x["index"])))
+            ds = ds.map(lambda x, label: (normalize(x), label))
+        else:
+            weights = tf.constant(sample_weight, tf.float32)
+            ds = ds.map(lambda x, label: (normalize(x["rgb"]), label,
+                                          tf.gather(weights, x["index"])))
+        ds.skip_log = log
+        return ds
 
     # ----------------------------------------------------------------- fit
-    def _fit_clips(self, X, y, sample_weight=None, initialize=None):
-        """``_fit_keras`` with the schedule length known, file errors as ValueError."""
-        n = len(X) if hasattr(X, "__len__") else 0
-        if self.validation_fraction is not None:
-            n -= int(math.ceil(n * self.validation_fraction))
-        self._steps_per_epoch = max(1, math.ceil(max(n, 1) / self.batch_size))
-        if (self.warm_start and hasattr(self, "model_") and self.lr_schedule == "cosine"
-                and not callable(self.learning_rate)):
-            self.model_.optimizer.iterations.assign(0)  # SGDR-style restart
-        self._fit_skip_log = SkipLog()
-        try:
-            with _file_errors_as_value_errors():
-                self._fit_keras(X, y, sample_weight, initialize=initialize)
-            self.skipped_ = [(item.path, item.error) for item in self._fit_skip_log]
-        finally:
-            del self._fit_skip_log
-        return self
+    def _restarts_schedule(self):
+        return self.lr_schedule == "cosine" and not callable(self.learning_rate)
 
-    def _make_optimizer(self):
-        if self.lr_schedule == "constant" or callable(self.learning_rate):
+    def _make_optimizer(self, steps_per_epoch=None):
+        if not self._restarts_schedule():
             return super()._make_optimizer()
-        steps = self.epochs * getattr(self, "_steps_per_epoch", 1)
-        warmup = min(int(round(self.warmup_epochs * getattr(self, "_steps_per_epoch", 1))),
-                     steps - 1)
+        steps = self.epochs * (steps_per_epoch or 1)
+        warmup = min(int(round(self.warmup_epochs * (steps_per_epoch or 1))), steps - 1)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0 if warmup else float(self.learning_rate), decay_steps=max(steps - warmup, 1),
             warmup_target=float(self.learning_rate) if warmup else None, warmup_steps=warmup)
-        original = self.learning_rate
-        try:
-            self.learning_rate = schedule
-            return super()._make_optimizer()
-        finally:
-            self.learning_rate = original
+        return self._optimizer_with(schedule)
 
     def _build_model(self, inputs, n_classes):
         return self._build_with_weights(lambda: self._build_backbone(n_classes))
@@ -305,12 +297,17 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
                                   for i in range(start, min(start + per_batch, len(inputs)))])
                 outputs.append(run(clips))
         else:
+            check_readable(type(self).__name__, inputs)
+            log = SkipLog()
             ds = make_dataset(inputs, None, loader.sampler, loader.transform,
                               frame_size=loader.frame_size, batch_size=per_batch,
-                              on_error="raise", num_workers=self.num_workers)
-            with _file_errors_as_value_errors():
-                for clips in ds:
-                    outputs.append(run(clips))
+                              on_error="skip", skip_log=log, num_workers=self.num_workers)
+            for clips in ds:
+                outputs.append(run(clips))
+            if len(log):  # every video needs its row: a file failing now is an error
+                item = log.items[0]
+                raise ValueError(f"{type(self).__name__}: bad video file {item.path!r}: "
+                                 f"{item.error}")
         return np.concatenate(outputs, axis=0)
 
     def predict_proba(self, X):
@@ -325,7 +322,7 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         ndarray of shape (n, n_classes)
         """
         check_is_fitted(self)
-        logits = self._view_outputs(self.model_, X)
+        logits = self._finite(self._view_outputs(self.model_, X))
         n, views, c = logits.shape
         proba = softmax(logits.reshape(n * views, c)).reshape(n, views, c).mean(axis=1)
         return proba / proba.sum(axis=1, keepdims=True)
@@ -343,7 +340,7 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         """
         check_is_fitted(self)
         embed = keras.Model(self.model_.input, self.model_.get_layer("embedding").output)
-        return self._view_outputs(embed, X).mean(axis=1)
+        return self._finite(self._view_outputs(embed, X)).mean(axis=1)
 
     @property
     def _n_features_out(self):
@@ -356,23 +353,3 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         return tags
 
 
-class _file_errors_as_value_errors:
-    """Re-raise a data-layer file error surfacing through tf.data as ValueError.
-
-    A :class:`~actionzoo.data.DataError` raised in the loader reaches the
-    caller as ``tf.errors.InvalidArgumentError`` whose message carries the
-    file's name; other TensorFlow errors pass unchanged.
-    """
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, err, tb):
-        if isinstance(err, tf.errors.InvalidArgumentError):
-            found = _DATA_ERROR.search(str(err))
-            if found:
-                raise ValueError(f"bad video file: {found.group(2)}") from err
-        return False
-
-
-_DATA_ERROR = re.compile(r"(DataError|DecodeError|FrameCountError): ([^\n]+)")

@@ -31,11 +31,10 @@ saved as bytes) is the same whichever strategy trained it.
 the gradient of ``batch_size / R`` samples of every step.
 
 Two defects of Keras 3.8's TensorFlow trainer under
-``MultiWorkerMirroredStrategy`` are worked around during the fit (see
-:func:`keras_multi_worker_fixes`); the two-worker test in
-``tests/estimators/test_distributed.py`` fails if they come back.
+``MultiWorkerMirroredStrategy`` are worked around by giving the trained model
+its own step functions (``actionzoo.estimators._training``); the two-worker
+test in ``tests/estimators/test_distributed.py`` fails if they come back.
 """
-import contextlib
 import copy
 import os
 import threading
@@ -132,52 +131,6 @@ def sharded_dataset(batches):
     options.experimental_distribute.auto_shard_policy = \
         tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options)
-
-
-@contextlib.contextmanager
-def keras_multi_worker_fixes(model, strategy, element_spec):
-    """Work around Keras 3.8's TensorFlow trainer under multi-worker strategies.
-
-    1. ``fit`` builds the model state from a first batch that it reduces
-       with ``strategy.reduce("MEAN", (x, y), axis=None)``, which fails on
-       a tuple of ``PerReplica`` values; the state is built from the
-       dataset's ``element_spec`` instead (``model._maybe_symbolic_build``).
-    2. ``reduce_per_replica`` reduces the scalar step logs (loss, metrics)
-       with ``axis=0``, which fails on scalars; scalars are reduced over
-       replicas only.
-
-    Both patches are undone on exit. Without a multi-worker strategy this
-    does nothing.
-    """
-    if num_workers(strategy) == 1:
-        yield
-        return
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original_reduce = tf_trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy_, reduction):
-        if reduction not in ("auto", "mean"):
-            return original_reduce(values, strategy_, reduction)
-
-        def mean(value):
-            if not (isinstance(value, tf.distribute.DistributedValues) or tf.is_tensor(value)):
-                return value
-            local = strategy_.experimental_local_results(value)[0]
-            return strategy_.reduce("MEAN", value, axis=None if local.shape.rank == 0 else 0)
-        return tf.nest.map_structure(mean, values)
-
-    def symbolic_build(iterator=None, data_batch=None):
-        with strategy.scope():
-            model._symbolic_build(data_batch=element_spec)
-
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    model._maybe_symbolic_build = symbolic_build
-    try:
-        yield
-    finally:
-        tf_trainer.reduce_per_replica = original_reduce
-        del model._maybe_symbolic_build
 
 
 def average_non_trainable(model, strategy):

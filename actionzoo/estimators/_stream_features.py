@@ -32,10 +32,26 @@ import keras
 import numpy as np
 
 from actionzoo.data import (
-    CenterCrop, FlowCache, MissingFileError, NotAFileError, ResizeShortSide, VideoReader,
-    log_mel_examples, motion_magnitude, read_audio, read_flow_stacks, video_flow)
+    CenterCrop,
+    FlowCache,
+    MissingFileError,
+    NotAFileError,
+    ResizeShortSide,
+    VideoReader,
+    log_mel_examples,
+    motion_magnitude,
+    read_audio,
+    read_flow_stacks,
+    video_flow,
+)
+from actionzoo.estimators._training import seeded
 from actionzoo.models import (
-    backbone_preprocess, frame_embedding_model, load_vggish_checkpoint, motion_cnn, vggish)
+    backbone_preprocess,
+    frame_embedding_model,
+    load_vggish_checkpoint,
+    motion_cnn,
+    vggish,
+)
 
 _CACHE_VERSION = 1
 
@@ -92,7 +108,12 @@ def build_backbone(kind, spec, weights, frame_size, flow_length, seed):
     identity = {"name": spec, "weights": _weights_identity(weights)}
     if weights is None:
         identity["seed"] = int(seed)
-    keras.utils.set_random_seed(int(seed))
+    with seeded(int(seed)):  # a repeatable random initialisation, global state kept
+        return _named_backbone(kind, spec, weights, frame_size, channels), identity
+
+
+def _named_backbone(kind, spec, weights, frame_size, channels):
+    """The backbone called ``spec`` for a stream of ``kind`` (see :func:`build_backbone`)."""
     if kind == "audio":
         if spec.lower() != "vggish":
             raise ValueError(f"audio backbone must be 'vggish' or a keras.Model, got {spec!r}")
@@ -109,7 +130,7 @@ def build_backbone(kind, spec, weights, frame_size, flow_length, seed):
                 model.load_weights(weights)
             else:
                 load_vggish_checkpoint(model, weights)
-        return model, identity
+        return model
     if kind == "flow" and spec.lower() == "motion_cnn":
         if weights == "imagenet":
             raise ValueError("the motion CNN is trained on optical flow (paper Sec. IV-C) "
@@ -118,10 +139,10 @@ def build_backbone(kind, spec, weights, frame_size, flow_length, seed):
         model = motion_cnn(input_shape=(frame_size, frame_size, channels))
         if weights is not None:
             model.load_weights(os.fspath(weights))
-        return model, identity
+        return model
     model = frame_embedding_model(spec, weights=weights, input_shape=(frame_size, frame_size),
                                   channels=channels)
-    return model, identity
+    return model
 
 
 def preprocess_for(kind, spec):
@@ -287,7 +308,11 @@ def motion_profile(path, *, frame_size, flow_method="auto", flow_cache=None):
 
 
 def check_video_paths(estimator, X):
-    """X as a 1-D object array of existing video file paths (clear errors otherwise)."""
+    """X as a 1-D object array of video file paths (clear errors otherwise).
+
+    Whether the files can be read is checked by
+    :mod:`actionzoo.estimators._video_files`, all at once.
+    """
     name = type(estimator).__name__
     if isinstance(X, (str, bytes, os.PathLike)):
         raise TypeError(f"{name} expects a sequence of video file paths, got a single "

@@ -8,7 +8,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from actionzoo.estimators._base import KerasEstimatorMixin
 from actionzoo.estimators._batches import ArrayBatches, slice_inputs
-from actionzoo.estimators._progress import EpochProgressBar, keras_verbosity
+from actionzoo.estimators._progress import keras_verbosity
+from actionzoo.estimators._training import seeded, train_model
 from actionzoo.models import embedding_autoencoder
 
 
@@ -138,25 +139,19 @@ class EmbeddingAnomalyDetector(KerasEstimatorMixin, OutlierMixin, BaseEstimator)
 
         seed = self._seed()
         strategy = self._training_strategy()
-        self._fresh_keras_session(seed)
         self.encoding_dim_ = int(min(self.encoding_dim, d - 1))
-        with self._strategy_scope(strategy):
-            self.model_ = embedding_autoencoder(d, self.encoding_dim_, tuple(self.hidden_units),
-                                                activation=self.activation,
-                                                dropout=self.dropout)
-            self.model_.compile(optimizer=self._make_optimizer(), loss="mse",
-                                run_eagerly=self._run_eagerly(len(Z)))
-        callbacks = [EpochProgressBar(self.epochs, type(self).__name__)] \
-            if self.verbose == 1 else []
-        if strategy is None:
-            data, fit_kwargs = Z, {"y": Z, "batch_size": self.batch_size, "shuffle": True}
-        else:  # the same seeded batches on every worker, to be sharded
-            data, fit_kwargs = ArrayBatches(slice_inputs([Z]), Z, None, self.batch_size,
-                                            seed), {}
-        history = self._distributed_fit(self.model_, strategy, data, callbacks=callbacks,
-                                        epochs=self.epochs,
-                                        verbose=keras_verbosity(self.verbose), **fit_kwargs)
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        with seeded(seed):
+            with self._strategy_scope(strategy):
+                self.model_ = embedding_autoencoder(
+                    d, self.encoding_dim_, tuple(self.hidden_units),
+                    activation=self.activation, dropout=self.dropout)
+                self.model_.compile(optimizer=self._make_optimizer(), loss="mse")
+            self.history_ = train_model(
+                self.model_, ArrayBatches(slice_inputs([Z]), Z, None, self.batch_size, seed),
+                owner=type(self).__name__, epochs=self.epochs,
+                callbacks=self._fit_callbacks(has_validation=False),
+                verbose=keras_verbosity(self.verbose), strategy=strategy,
+                checkpoint_path=self._checkpoint_path())
         self.offset_ = float(np.percentile(self._scores(Z), 100.0 * self.contamination))
         return self
 

@@ -78,9 +78,10 @@ class CorrelationNet(ClipClassifierBase):
         Subtract each pixel's clip mean from the input (static background
         removed, motion kept); not in the paper.
     on_error : {"raise", "skip"}, default="raise"
-    num_workers : int, default=0
-        Video files are decoded in this many worker processes (``-1``: one
-        per core; ``0``: in threads of this process); see
+    num_workers : int or "auto", default="auto"
+        Video files are decoded in this many worker processes (``"auto"``:
+        one per usable core when there are several, the fastest measured
+        path; ``-1``: one per core; ``0``: in threads of this process); see
         :func:`actionzoo.data.make_dataset`. Same clips either way.
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
@@ -140,7 +141,7 @@ class CorrelationNet(ClipClassifierBase):
                  optimizer_kwargs=None, lr_schedule="cosine", warmup_epochs=40,
                  epochs=250, batch_size=8, callbacks=None, validation_fraction=None,
                  class_weight=None, warm_start=False, temporal_center=False, on_error="raise",
-                 num_workers=0, random_state=None,
+                 num_workers="auto", random_state=None,
                  verbose=0, distribution=None, checkpoint_dir=None):
         self.depth = depth
         self.variant = variant
@@ -193,7 +194,7 @@ class CorrelationNet(ClipClassifierBase):
         -------
         self : CorrelationNet
         """
-        return self._fit_clips(X, y, sample_weight)
+        return self._fit_keras(X, y, sample_weight)
 
     def _build_backbone(self, n_classes):
         return correlation_net(

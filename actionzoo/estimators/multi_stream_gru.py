@@ -16,6 +16,7 @@ from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.estimators._stream_features import (
     FeatureStore, StreamExtractor, build_backbone, check_video_paths, motion_profile,
     preprocess_for, progress)
+from actionzoo.estimators._video_files import check_readable, readable_videos
 from actionzoo.estimators.stfn import plateau_schedule
 from actionzoo.models import sequence_classifier
 
@@ -134,6 +135,11 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         computed twice per video).
     feature_batch_size : int, default=32
         Frames per backbone call.
+    on_error : {"raise", "skip"}, default="raise"
+        Unreadable video files in ``fit``, all found before any feature is
+        extracted: ``"raise"`` stops with one ``ValueError`` listing them;
+        ``"skip"`` leaves them out with a warning (``skipped_``).
+        ``transform`` and prediction always raise.
 
     Attributes
     ----------
@@ -146,6 +152,8 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         Recurrent classifier per stream (logits; layer ``"embedding"``).
     histories_ : dict of dict
         Per-stream training history.
+    skipped_ : list of (str, str)
+        ``(path, reason)`` of the files left out under ``on_error="skip"``.
     embedding_dims_ : dict of int
         Embedding width per stream, in ``transform`` column order.
     fusion_ : classifier
@@ -184,6 +192,7 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         "fusion": [HasMethods(["fit", "predict"]), None],
         "cache_dir": [str, os.PathLike, None],
         "feature_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "on_error": [StrOptions({"raise", "skip"})],
     }
     _default_optimizer_kwargs = {"sgd": {"momentum": 0.9, "nesterov": True}}
     _keras_attributes = ("model_", "models_", "backbones_")
@@ -201,7 +210,7 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
                  optimizer_kwargs=None, epochs=100, batch_size=32, callbacks=None,
                  validation_fraction=None, class_weight=None, warm_start=False,
                  random_state=None, verbose=0, cache_dir=None, feature_batch_size=32,
-                 distribution=None, checkpoint_dir=None):
+                 distribution=None, checkpoint_dir=None, on_error="raise"):
         self.streams = streams
         self.spatial_backbone = spatial_backbone
         self.spatial_weights = spatial_weights
@@ -236,6 +245,7 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         self.feature_batch_size = feature_batch_size
         self.distribution = distribution
         self.checkpoint_dir = checkpoint_dir
+        self.on_error = on_error
 
     # ------------------------------------------------------------ features
     def _check_streams(self):
@@ -332,34 +342,37 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         """Fit; return the training embeddings."""
         self._validate_params()
         paths = check_video_paths(self, X)
-        self._encode_labels(y, len(paths), reset=True)
+        y_enc = self._encode_labels(y, len(paths), reset=True)
+        weights = self._fit_sample_weight(y_enc, sample_weight, len(paths))
+        keep, self.skipped_ = readable_videos(type(self).__name__, paths, self.on_error)
+        paths, y_enc = paths[keep], y_enc[keep]
+        weights = None if weights is None else weights[keep]
+        seed = self._seed()
         previous = getattr(self, "models_", None) if self.warm_start else None
         if previous is None or set(previous) != set(self._check_streams()):
             previous = None
-            self._build_backbones(self._seed())
+            self._build_backbones(seed)
         sequences = self._sequences(paths)
         models, histories = {}, {}
         for stream in self._check_streams():
-            if previous is not None:
-                self.model_, self.history_ = previous[stream], self.histories_[stream]
-            self._backup_name = stream  # checkpoint_dir/<stream>
-            try:
-                self._fit_keras(pad_sequences(sequences[stream], self.feature_dims_[stream]),
-                                y, sample_weight)
-            finally:
-                del self._backup_name
-            models[stream], histories[stream] = self.model_, self.history_
-            del self.model_, self.history_
+            models[stream], histories[stream] = self._train_classifier(
+                pad_sequences(sequences[stream], self.feature_dims_[stream]), y_enc, weights,
+                seed, checkpoint_name=stream,  # checkpoint_dir/<stream>
+                previous=None if previous is None else (previous[stream],
+                                                        self.histories_[stream]))
         self.models_, self.histories_ = models, histories
         self.embedding_dims_ = {s: int(m.get_layer("embedding").output.shape[-1])
                                 for s, m in models.items()}
         embeddings = self._embed_sequences(sequences)
         if self.fusion is not None:
             self.fusion_ = clone(self.fusion)
+            # fitted on class indices: its columns are those of classes_, whatever
+            # the labels' types
             if sample_weight is not None:
-                self.fusion_.fit(embeddings, y, sample_weight=sample_weight)
+                self.fusion_.fit(embeddings, y_enc,
+                                 sample_weight=np.asarray(sample_weight)[keep])
             else:
-                self.fusion_.fit(embeddings, y)
+                self.fusion_.fit(embeddings, y_enc)
         elif hasattr(self, "fusion_"):
             del self.fusion_
         return embeddings
@@ -404,7 +417,9 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
         ndarray of shape (n, sum(embedding_dims_.values()))
         """
         check_is_fitted(self, "models_")
-        return self._embed_sequences(self._sequences(check_video_paths(self, X)))
+        paths = check_video_paths(self, X)
+        check_readable(type(self).__name__, paths)
+        return self._embed_sequences(self._sequences(paths))
 
     @available_if(_fusion_fitted)
     def decision_function(self, X):

@@ -9,6 +9,7 @@ from actionzoo._sklearn_compat import Interval
 
 from actionzoo.estimators._clip_base import PIXEL_MEAN, PIXEL_STD, ClipClassifierBase
 from actionzoo.estimators._progress import EpochProgressBar
+from actionzoo.estimators._training import NonFiniteError, released_traces, seeded
 from actionzoo.models import correspondence_pairs, frame_clip_correspondence, resnet3d
 
 
@@ -75,9 +76,10 @@ class STCNet(ClipClassifierBase):
         Subtract each pixel's clip mean from the input (static background
         removed, motion kept); not in the paper.
     on_error : {"raise", "skip"}, default="raise"
-    num_workers : int, default=0
-        Video files are decoded in this many worker processes (``-1``: one
-        per core; ``0``: in threads of this process); see
+    num_workers : int or "auto", default="auto"
+        Video files are decoded in this many worker processes (``"auto"``:
+        one per usable core when there are several, the fastest measured
+        path; ``-1``: one per core; ``0``: in threads of this process); see
         :func:`actionzoo.data.make_dataset`. Same clips either way.
     callbacks, validation_fraction, class_weight, warm_start, random_state, verbose
         See :class:`actionzoo.estimators._base.KerasClassifierBase`.
@@ -136,7 +138,7 @@ class STCNet(ClipClassifierBase):
                  optimizer_kwargs=None, lr_schedule="constant", warmup_epochs=0,
                  epochs=200, batch_size=128, callbacks=None, validation_fraction=None,
                  class_weight=None, warm_start=False, temporal_center=False, on_error="raise",
-                 num_workers=0, random_state=None,
+                 num_workers="auto", random_state=None,
                  verbose=0, distribution=None, checkpoint_dir=None):
         self.depth = depth
         self.cardinality = cardinality
@@ -189,7 +191,7 @@ class STCNet(ClipClassifierBase):
         if hasattr(self, "transfer_weights_"):
             def initialize(model):
                 _set_layer_weights(model, self.transfer_weights_)
-        return self._fit_clips(X, y, sample_weight, initialize=initialize)
+        return self._fit_keras(X, y, sample_weight, initialize=initialize)
 
     def _build_backbone(self, n_classes):
         branches = (self.branches,) if isinstance(self.branches, str) else tuple(self.branches)
@@ -256,59 +258,64 @@ class STCNet(ClipClassifierBase):
                              "pair frames and clips of different videos)")
         seed = self._seed()
         rng = np.random.default_rng(seed)
-        keras.utils.set_random_seed(seed)
-        full = self._build_model(inputs, 2)
-        student = keras.Model(full.input, full.get_layer("embedding").output,
-                              name="student")
-        network = frame_clip_correspondence(teacher, student)
-        steps = math.ceil(len(inputs) / batch_size)
-        schedule = keras.optimizers.schedules.ExponentialDecay(
-            float(learning_rate), decay_steps=lr_step_epochs * steps, decay_rate=0.1,
-            staircase=True)
-        network.compile(
-            optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
-                                           weight_decay=1e-4),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"], run_eagerly=epochs * steps < self._graph_min_steps)
+        # seeded and traced like every fit (see actionzoo.estimators._training)
+        with seeded(seed), released_traces():
+            full = self._build_model(inputs, 2)
+            student = keras.Model(full.input, full.get_layer("embedding").output,
+                                  name="student")
+            network = frame_clip_correspondence(teacher, student)
+            steps = math.ceil(len(inputs) / batch_size)
+            schedule = keras.optimizers.schedules.ExponentialDecay(
+                float(learning_rate), decay_steps=lr_step_epochs * steps, decay_rate=0.1,
+                staircase=True)
+            network.compile(
+                optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
+                                               weight_decay=1e-4),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"])
 
-        def to_teacher(frames):
-            if teacher_preprocess is None:
-                return frames
-            return teacher_preprocess((frames * PIXEL_STD + PIXEL_MEAN) * 255.0)
+            def to_teacher(frames):
+                if teacher_preprocess is None:
+                    return frames
+                return teacher_preprocess((frames * PIXEL_STD + PIXEL_MEAN) * 255.0)
 
-        # Clips are drawn un-centred: the teacher gets the RGB frames, the
-        # student its own input (centred here if temporal_center).
-        rgb_source = copy.copy(self)
-        rgb_source.temporal_center = False
-        batches = rgb_source._training_batches(inputs, np.zeros(len(inputs), "int32"), None,
-                                               seed)
-        # batch_size above is the estimator's; re-batch to the transfer batch size.
-        history = {"loss": [], "accuracy": []}
-        bar = EpochProgressBar(epochs, "transfer_from_2d") if self.verbose else None
-        if bar is not None:
-            bar.on_train_begin()
-        for epoch in range(epochs):
-            losses, accuracies = [], []
-            for clips in _rebatch(_iterate(batches), batch_size):
-                if len(clips) < 2:
-                    continue
-                student_clips = clips
-                if self.temporal_center:  # = normalize_pixels(pixels, temporal_center=True)
-                    student_clips = clips - clips.mean(axis=1, keepdims=True)
-                # One pairing for both views: RGB channels 0-2, student input 3-5.
-                frames, pair_clips, match = correspondence_pairs(
-                    np.concatenate([clips, student_clips], axis=-1), random_state=rng)
-                loss, accuracy = network.train_on_batch(
-                    [to_teacher(frames[..., :3]), pair_clips[..., 3:]], match,
-                    return_dict=False)[:2]
-                losses.append(float(loss))
-                accuracies.append(float(accuracy))
-            history["loss"].append(float(np.mean(losses)))
-            history["accuracy"].append(float(np.mean(accuracies)))
+            # Clips are drawn un-centred: the teacher gets the RGB frames, the
+            # student its own input (centred here if temporal_center).
+            rgb_source = copy.copy(self)
+            rgb_source.temporal_center = False
+            batches = rgb_source._training_batches(inputs, np.zeros(len(inputs), "int32"), None,
+                                                   seed)
+            # batch_size above is the estimator's; re-batch to the transfer batch size.
+            history = {"loss": [], "accuracy": []}
+            bar = EpochProgressBar(epochs, "transfer_from_2d") if self.verbose else None
             if bar is not None:
-                bar.on_epoch_end(epoch, {"loss": history["loss"][-1]})
-        if bar is not None:
-            bar.on_train_end()
+                bar.on_train_begin()
+            for epoch in range(epochs):
+                losses, accuracies = [], []
+                for clips in _rebatch(_iterate(batches), batch_size):
+                    if len(clips) < 2:
+                        continue
+                    student_clips = clips
+                    if self.temporal_center:  # = normalize_pixels(pixels, temporal_center=True)
+                        student_clips = clips - clips.mean(axis=1, keepdims=True)
+                    # One pairing for both views: RGB channels 0-2, student input 3-5.
+                    frames, pair_clips, match = correspondence_pairs(
+                        np.concatenate([clips, student_clips], axis=-1), random_state=rng)
+                    loss, accuracy = network.train_on_batch(
+                        [to_teacher(frames[..., :3]), pair_clips[..., 3:]], match,
+                        return_dict=False)[:2]
+                    if not np.isfinite(loss):
+                        raise NonFiniteError(
+                            f"STCNet.transfer_from_2d: the loss became {float(loss)} at epoch "
+                            f"{epoch + 1}, step {len(losses) + 1}; lower the learning_rate")
+                    losses.append(float(loss))
+                    accuracies.append(float(accuracy))
+                history["loss"].append(float(np.mean(losses)))
+                history["accuracy"].append(float(np.mean(accuracies)))
+                if bar is not None:
+                    bar.on_epoch_end(epoch, {"loss": history["loss"][-1]})
+            if bar is not None:
+                bar.on_train_end()
         self.transfer_weights_ = {layer.name: layer.get_weights()
                                   for layer in student.layers if layer.weights}
         self.transfer_history_ = history

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from actionzoo.data import SegmentSampler, VideoReader, read_sampled
 from actionzoo.estimators._serialization import deserialize_models, serialize_models
+from actionzoo.estimators._video_files import check_readable
 from actionzoo.estimators._stream_features import (
     StreamExtractor, build_backbone, check_video_paths, preprocess_for, progress)
 
@@ -139,7 +140,8 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence of str or path-like
-            Video files (checked to exist).
+            Video files: every file is opened first, and one ``ValueError``
+            lists all that cannot be read.
         y : ignored
 
         Returns
@@ -147,7 +149,7 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         self : TwoStreamFeatures
         """
         self._validate_params()
-        check_video_paths(self, X)
+        check_readable(type(self).__name__, check_video_paths(self, X))
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.backbones_, self.backbone_ids_ = {}, {}
         for i, (stream, kind) in enumerate(STREAMS.items()):
@@ -194,6 +196,7 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
 
     def _features(self, X, mode):
         paths = check_video_paths(self, X)
+        check_readable(type(self).__name__, paths)
         sampler = SegmentSampler(self.n_segments, mode=mode, test_views=self.test_views)
         rng = np.random.default_rng(self.segment_seed_)
         extractors = self._extractors()

@@ -297,3 +297,13 @@ def test_decoders_run_concurrently_in_a_private_pool():
     assert default_parallel_calls() >= 2
     (clips, labels), = list(ds)
     assert clips.shape == (4, 1, 2, 2, 3) and sorted(met) == [0, 1]
+
+
+def test_auto_workers_are_processes_on_several_cores(monkeypatch):
+    from actionzoo.data import pipeline
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 4)
+    assert pipeline._as_num_workers("auto") == 4
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 1)
+    assert pipeline._as_num_workers("auto") == 0
+    with pytest.raises(ValueError, match="'auto' or an int"):
+        pipeline._as_num_workers("many")

@@ -48,7 +48,11 @@ def tiny_clips():
 
 
 def tiny_corrnet(**params):
-    return CorrelationNet(width=0.125, group_size=8, kernel_size=3, dilation=1, clip_length=4,
+    # The R2D variant: this tiny CorrNet's inference outputs are NaN after these
+    # three epochs, even in one process (now refused by predict_proba); the
+    # distribution mechanics under test do not depend on the blocks.
+    return CorrelationNet(variant="r2d", width=0.125, group_size=8, kernel_size=3, dilation=1,
+                          clip_length=4,
                           crop_size=32, short_side=36, test_clips=1, lr_schedule="constant",
                           learning_rate=0.01, batch_size=4, random_state=0, **params)
 

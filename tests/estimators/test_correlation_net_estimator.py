@@ -39,10 +39,12 @@ def test_paths_and_arrays_give_the_same_predictions(videos):
 
 
 def test_decoding_in_worker_processes_fits_the_same_model(videos):
-    """num_workers only moves the decoding: same clips, so the same fitted weights."""
+    """num_workers only moves the decoding: same clips, so the same fitted weights
+    (threads here, the default "auto" there: worker processes on several cores)."""
     paths, y, _ = videos
-    here = CorrelationNet(**TINY).fit(paths, y)
-    there = CorrelationNet(**TINY, num_workers=2).fit(paths, y)
+    here = CorrelationNet(**TINY, num_workers=0).fit(paths, y)
+    there = CorrelationNet(**TINY).fit(paths, y)
+    assert there.num_workers == "auto"
     np.testing.assert_allclose(there.predict_proba(paths), here.predict_proba(paths), atol=1e-5)
     with pytest.raises(ValueError, match="num_workers"):
         CorrelationNet(**TINY, num_workers=-2).fit(paths, y)
@@ -124,8 +126,7 @@ def test_pickle_keeps_transform(videos):
 
 def test_cosine_schedule_with_warmup():
     clf = CorrelationNet(learning_rate=0.2, epochs=10, warmup_epochs=2)
-    clf._steps_per_epoch = 5
-    lr = clf._make_optimizer()._learning_rate
+    lr = clf._make_optimizer(steps_per_epoch=5)._learning_rate
     assert isinstance(lr, keras.optimizers.schedules.CosineDecay)
     rates = [float(lr(step)) for step in (0, 5, 10, 30, 50)]
     np.testing.assert_allclose(rates[:3], [0.0, 0.1, 0.2], atol=1e-6)  # linear warm-up
@@ -169,27 +170,29 @@ def test_bad_X(X, error, match):
         CorrelationNet(**TINY).fit(X, [0, 1, 0, 1])
 
 
-def test_missing_and_corrupt_files_are_named(videos, tmp_path):
+def test_every_bad_file_is_named_before_training(videos, tmp_path):
+    """All unreadable files in one ValueError before the first epoch, or
+    skipped under on_error="skip" without a Keras warning."""
     paths, y, _ = videos
-    missing = paths.copy()
-    missing[3] = str(tmp_path / "missing.avi")
-    with pytest.raises(ValueError, match=r"X\[3\].*missing.avi.*not found"):
-        CorrelationNet(**TINY).fit(missing, y)
-    corrupt = paths.copy()
+    bad_paths = paths.copy()
     bad = tmp_path / "corrupt.avi"
     bad.write_bytes(b"not a video" * 100)
-    corrupt[5] = str(bad)
-    with pytest.raises(ValueError, match="corrupt.avi"):
-        CorrelationNet(**TINY).fit(corrupt, y)
+    bad_paths[3] = str(tmp_path / "missing.avi")
+    bad_paths[5] = str(bad)
+    with pytest.raises(ValueError, match=rf"2 of {len(paths)} video files.*X\[3\].*missing.avi.*"
+                                         r"not found.*X\[5\].*corrupt.avi.*on_error='skip'"):
+        CorrelationNet(**TINY).fit(bad_paths, y)
     fitted = CorrelationNet(**TINY).fit(paths, y)
-    with pytest.raises(ValueError, match="corrupt.avi"):
-        fitted.predict(corrupt)
+    assert fitted.skipped_ == []
+    with pytest.raises(ValueError, match=r"missing.avi.*corrupt.avi"):
+        fitted.predict(bad_paths)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        skipping = CorrelationNet(**{**TINY, "on_error": "skip"}).fit(corrupt, y)
-    assert [p for p, _ in skipping.skipped_] == [str(bad)]
-    assert any("corrupt.avi" in str(w.message) for w in caught)
-    assert fitted.skipped_ == []
+        skipping = CorrelationNet(**{**TINY, "on_error": "skip"}).fit(bad_paths, y)
+    assert [p for p, _ in skipping.skipped_] == [bad_paths[3], str(bad)]
+    messages = [str(w.message) for w in caught]
+    assert any(f"skipping 2 of {len(paths)}" in m for m in messages)
+    assert not any("ran out of data" in m for m in messages)
 
 
 def test_invalid_hyper_parameters(videos):

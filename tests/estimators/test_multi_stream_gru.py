@@ -152,7 +152,18 @@ def test_pretrained_weights_never_silently_random(videos):
 
 
 def test_bad_inputs(videos, tmp_path):
-    with pytest.raises(FileNotFoundError, match="gone.avi"):
+    with pytest.raises(ValueError, match="gone.avi.*not found"):
         model().fit([videos[0][0], str(tmp_path / "gone.avi")], ["a", "b"])
+    corrupt = tmp_path / "corrupt.avi"
+    corrupt.write_bytes(b"not a video" * 100)
+    six = list(videos[0][:6])
+    paths = six + [str(tmp_path / "gone.avi"), str(corrupt)]
+    labels = list(videos[1][:6]) + ["a", "b"]
+    with pytest.raises(ValueError, match=r"2 of 8 video files.*gone.avi.*corrupt.avi"):
+        model().fit(paths, labels)
+    with pytest.warns(UserWarning, match="skipping 2 of 8"):
+        est = model(streams=("spatial",), fusion=None, on_error="skip").fit(paths, labels)
+    assert [p for p, _ in est.skipped_] == [str(tmp_path / "gone.avi"), str(corrupt)]
+    assert est.transform(six).shape[0] == 6
     with pytest.raises(ValueError, match="streams must be distinct names"):
         model(streams=("spatial", "depth")).fit(videos[0][:2], ["a", "b"])

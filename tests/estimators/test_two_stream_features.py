@@ -8,7 +8,13 @@ from sklearn.pipeline import Pipeline
 
 from actionzoo import STFN, TwoStreamFeatures
 from actionzoo.data import (
-    CenterCrop, SegmentSampler, read_video, stack_flow, video_flow, video_info)
+    CenterCrop,
+    SegmentSampler,
+    read_video,
+    stack_flow,
+    video_flow,
+    video_info,
+)
 from actionzoo.estimators._stream_features import StreamExtractor
 from actionzoo.models import WeightsUnavailableError
 from tests.estimators.demo_videos import demo_videos, tiny_image_backbone
@@ -39,7 +45,7 @@ def test_test_sampling_matches_an_independent_computation(videos, fitted):
     out = fitted.transform(paths)
     assert out.shape == (3, 2, 3, 8) and out.dtype == np.float32
     crop = CenterCrop(32)
-    for path, row in zip(paths, out):
+    for path, row in zip(paths, out, strict=True):
         centres = SegmentSampler(3, mode="test").sample(video_info(path).num_frames)[0]
         frames = crop(read_video(path, centres, short_side=32), None)
         appearance = fitted.backbones_["appearance"](frames / 127.5 - 1.0, training=False)
@@ -56,7 +62,7 @@ def test_test_views_are_uniform_frames_per_segment(videos, fitted):
     multi = features(test_views=3).fit(paths).transform(paths)
     assert multi.shape == (2, 3, 2, 3, 8)
     crop = CenterCrop(32)
-    for path, row in zip(paths, multi):
+    for path, row in zip(paths, multi, strict=True):
         views = SegmentSampler(3, mode="test", test_views=3).sample(video_info(path).num_frames)
         for v, indices in enumerate(views):
             frames = crop(read_video(path, indices, short_side=32), None)
@@ -115,7 +121,7 @@ def test_pickle_keeps_the_backbones(videos, fitted):
 
 
 def test_bad_inputs_are_named(videos, tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.avi"):
+    with pytest.raises(ValueError, match="missing.avi.*not found"):
         features().fit([videos[0][0], str(tmp_path / "missing.avi")])
     with pytest.raises(TypeError, match="wrap it in a list"):
         features().fit(videos[0][0])
@@ -136,3 +142,23 @@ def test_pipeline_with_stfn_from_video_files(videos):
     np.testing.assert_allclose(revived.predict_proba(paths[test]),
                                pipe.predict_proba(paths[test]), atol=1e-6)
 
+
+def test_backbones_built_here_repeat_with_the_seed_and_keep_global_state():
+    """A randomly initialised backbone is the same for the same seed, and
+    building it leaves the global random state alone."""
+    import random
+
+    from actionzoo.estimators._stream_features import build_backbone
+    state = random.getstate(), np.random.get_state()[1].copy()
+
+    def weights(seed):
+        model, identity = build_backbone("flow", "motion_cnn", None, 32, 2, seed)
+        assert identity["seed"] == seed
+        return model.get_weights()
+
+    first, again, other = weights(7), weights(7), weights(8)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+    assert random.getstate() == state[0]
+    np.testing.assert_array_equal(np.random.get_state()[1], state[1])
