@@ -36,7 +36,7 @@ def matmul_gflops(n=2048, repeats=10):
 
 def forward_macs(n_scores, hidden_units, n_classes):
     widths = [n_scores * n_scores, *hidden_units, n_classes]
-    return sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
 def training_rate(batch_size, n_scores, hidden_units, n_samples):

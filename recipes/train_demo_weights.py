@@ -181,7 +181,8 @@ def train_one(name, train, test, args):
     shipped.set_weights(model.get_weights())
     shipped.save_weights(out / file)
     entry = {
-        "file": file, "urls": [], "sha256": sha256sum(out / file), "size": (out / file).stat().st_size,
+        "file": file, "urls": [], "sha256": sha256sum(out / file),
+        "size": (out / file).stat().st_size,
         "architecture": MODELS[name]["architecture"], "preprocessing": vars_of(PREPROCESSING),
         "classes": CLASSES, "license": "Apache-2.0", "recipe": "recipes/train_demo_weights.py",
         "description": MODELS[name]["description"],

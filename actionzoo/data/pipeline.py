@@ -38,7 +38,8 @@ def _as_labels(labels, n):
         return None
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.shape[0] != n:
-        raise ValueError(f"labels must be 1-D with one label per path ({n}), got shape {labels.shape}")
+        raise ValueError(f"labels must be 1-D with one label per path ({n}), "
+                         f"got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(
             f"labels must be integer class indices, got dtype {labels.dtype}; "
@@ -222,15 +223,15 @@ def load_each(load_one, spec):
 
     def load(items, seeds):
         rows, labels, failures = [], [], {}
-        for j, (item, seed) in enumerate(zip(items, seeds)):
+        for j, (item, seed) in enumerate(zip(items, seeds, strict=True)):
             where = None
             try:
                 out, label, where = load_one(item, int(seed))
                 rows.append(check_outputs(out, spec, where))
                 labels.append(label)
             except Exception as exc:  # noqa: BLE001 - build_pipeline applies the policy
-                failures[j] = (getattr(exc, "path", None) or getattr(exc, "filename", None) or where,
-                               exc)
+                path = getattr(exc, "path", None) or getattr(exc, "filename", None) or where
+                failures[j] = (path, exc)
                 rows.append(placeholder)
                 labels.append(-1)
         arrays = [np.stack([row[k] for row in rows]) for k in range(len(spec))]
@@ -302,7 +303,8 @@ def build_pipeline(items, load, spec, *, describe=None, chunk=1, batch_size=8, s
     def tf_load(chunk_items, chunk_seeds):
         results = tf.numpy_function(py_load, [chunk_items, chunk_seeds],
                                     dtypes + [tf.int64, tf.int64], stateful=True)
-        features = {k: tf.ensure_shape(r, (None,) + spec[k][0]) for k, r in zip(keys, results[:-2])}
+        features = {k: tf.ensure_shape(r, (None,) + spec[k][0])
+                    for k, r in zip(keys, results[:-2], strict=True)}
         if return_index:
             features["index"] = tf.gather(chunk_items, results[-1])
         return features, tf.ensure_shape(results[-2], (None,))

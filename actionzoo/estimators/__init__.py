@@ -1,6 +1,6 @@
 """scikit-learn estimators, one file per estimator; shared machinery in _base.py."""
-from actionzoo.estimators.correlation_net import CorrelationNet
 from actionzoo.estimators.anomaly import EmbeddingAnomalyDetector
+from actionzoo.estimators.correlation_net import CorrelationNet
 from actionzoo.estimators.corrnet_fusion import CorrNetFusion
 from actionzoo.estimators.late_fusion import LateFusion
 from actionzoo.estimators.multi_stream_gru import MultiStreamGRU

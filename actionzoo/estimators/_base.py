@@ -32,13 +32,17 @@ import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_random_state
-from actionzoo._sklearn_compat import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
+from actionzoo._sklearn_compat import HasMethods, Interval, StrOptions
 from actionzoo.estimators._distribution import (
-    STRATEGIES, num_workers, resolve_strategy, strategy_name)
+    STRATEGIES,
+    num_workers,
+    resolve_strategy,
+    strategy_name,
+)
 from actionzoo.estimators._progress import EpochProgressBar, keras_verbosity
 from actionzoo.estimators._serialization import deserialize_models, serialize_models
 from actionzoo.estimators._training import check_finite, seeded, train_model

@@ -23,7 +23,11 @@ import numpy as np
 import tensorflow as tf
 
 from actionzoo.estimators._distribution import (
-    average_non_trainable, backup_callback, num_workers, sharded_dataset)
+    average_non_trainable,
+    backup_callback,
+    num_workers,
+    sharded_dataset,
+)
 
 
 class NonFiniteError(FloatingPointError):

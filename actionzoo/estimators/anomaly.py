@@ -3,9 +3,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
-from actionzoo._sklearn_compat import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from actionzoo._sklearn_compat import Interval
 from actionzoo.estimators._base import KerasEstimatorMixin
 from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.estimators._progress import keras_verbosity

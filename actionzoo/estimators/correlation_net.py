@@ -2,7 +2,6 @@
 from numbers import Integral, Real
 
 from actionzoo._sklearn_compat import Interval, StrOptions
-
 from actionzoo.estimators._clip_base import ClipClassifierBase
 from actionzoo.models import correlation_net
 

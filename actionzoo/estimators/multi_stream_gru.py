@@ -7,15 +7,21 @@ import numpy as np
 from sklearn.base import TransformerMixin, clone
 from sklearn.svm import LinearSVC
 from sklearn.utils._available_if import available_if
-from actionzoo._sklearn_compat import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from actionzoo._sklearn_compat import HasMethods, Interval, StrOptions
 from actionzoo.data import AdaptiveSampler, VideoReader, read_sampled
 from actionzoo.estimators._base import KerasClassifierBase, softmax
 from actionzoo.estimators._batches import ArrayBatches, slice_inputs
 from actionzoo.estimators._stream_features import (
-    FeatureStore, StreamExtractor, build_backbone, check_video_paths, motion_profile,
-    preprocess_for, progress)
+    FeatureStore,
+    StreamExtractor,
+    build_backbone,
+    check_video_paths,
+    motion_profile,
+    preprocess_for,
+    progress,
+)
 from actionzoo.estimators._video_files import check_readable, readable_videos
 from actionzoo.estimators.stfn import plateau_schedule
 from actionzoo.models import sequence_classifier
@@ -206,7 +212,9 @@ class MultiStreamGRU(TransformerMixin, KerasClassifierBase):
                  audio_backbone="vggish", audio_weights=None, frame_size=224, flow_length=10,
                  flow_method="auto", max_length=180, max_seconds=36.0, adaptive_segments=8,
                  rnn="bigru", units=512, layers=2, dropout=0.5, attention=False,
-                 fusion=LinearSVC(), optimizer="sgd", learning_rate=1e-2,
+                 # A default instance is safe here: fit clones `fusion` before fitting it,
+                 # so the shared default is never changed; it shows in get_params.
+                 fusion=LinearSVC(), optimizer="sgd", learning_rate=1e-2,  # noqa: B008
                  optimizer_kwargs=None, epochs=100, batch_size=32, callbacks=None,
                  validation_fraction=None, class_weight=None, warm_start=False,
                  random_state=None, verbose=0, cache_dir=None, feature_batch_size=32,

@@ -5,8 +5,8 @@ from numbers import Integral, Real
 
 import keras
 import numpy as np
-from actionzoo._sklearn_compat import Interval
 
+from actionzoo._sklearn_compat import Interval
 from actionzoo.estimators._clip_base import PIXEL_MEAN, PIXEL_STD, ClipClassifierBase
 from actionzoo.estimators._progress import EpochProgressBar
 from actionzoo.estimators._training import NonFiniteError, released_traces, seeded

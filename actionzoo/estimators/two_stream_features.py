@@ -6,14 +6,19 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from actionzoo._sklearn_compat import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from actionzoo._sklearn_compat import Interval, StrOptions
 from actionzoo.data import SegmentSampler, VideoReader, read_sampled
 from actionzoo.estimators._serialization import deserialize_models, serialize_models
-from actionzoo.estimators._video_files import check_readable
 from actionzoo.estimators._stream_features import (
-    StreamExtractor, build_backbone, check_video_paths, preprocess_for, progress)
+    StreamExtractor,
+    build_backbone,
+    check_video_paths,
+    preprocess_for,
+    progress,
+)
+from actionzoo.estimators._video_files import check_readable
 
 STREAMS = {"appearance": "rgb", "motion": "flow"}
 
@@ -181,7 +186,8 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_videos, 2, n_segments, d), or (n_videos, test_views, 2, n_segments, d) when ``test_views > 1``
+        ndarray of shape (n_videos, 2, n_segments, d)
+            Or (n_videos, test_views, 2, n_segments, d) when ``test_views > 1``.
         """
         check_is_fitted(self)
         return self._features(X, mode="test")

@@ -1,7 +1,10 @@
 """Keras model builders (functional API), one file per family."""
 from actionzoo.models.autoencoder import embedding_autoencoder, reconstruction_errors
 from actionzoo.models.backbones import (
-    WeightsUnavailableError, backbone_preprocess, frame_embedding_model)
+    WeightsUnavailableError,
+    backbone_preprocess,
+    frame_embedding_model,
+)
 from actionzoo.models.correlation_net import correlation_net, correlation_video_resnet
 from actionzoo.models.corrnet_fusion import corrnet_fusion_mlp
 from actionzoo.models.efficientnet_lite import efficientnet_lite0
@@ -12,7 +15,11 @@ from actionzoo.models.resnet3d import resnet3d
 from actionzoo.models.sequence_classifier import sequence_classifier
 from actionzoo.models.stfn import stfn, stfn_embedding_model
 from actionzoo.models.vggish import (
-    convert_vggish_checkpoint, load_vggish_checkpoint, set_vggish_weights, vggish)
+    convert_vggish_checkpoint,
+    load_vggish_checkpoint,
+    set_vggish_weights,
+    vggish,
+)
 from actionzoo.models.video_resnet import video_resnet
 
 __all__ = [

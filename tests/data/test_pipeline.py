@@ -7,9 +7,20 @@ import pytest
 import tensorflow as tf
 
 from actionzoo.data import (
-    AdaptiveSampler, ClipLoader, Compose, DenseClipSampler, RandomHorizontalFlip, SegmentSampler,
-    SkipLog, UniformClipSampler, check_files, dequantize_flow, eval_transform, make_dataset,
-    train_transform, DataError,
+    AdaptiveSampler,
+    ClipLoader,
+    Compose,
+    DataError,
+    DenseClipSampler,
+    RandomHorizontalFlip,
+    SegmentSampler,
+    SkipLog,
+    UniformClipSampler,
+    check_files,
+    dequantize_flow,
+    eval_transform,
+    make_dataset,
+    train_transform,
 )
 from actionzoo.data.encode import write_video
 from tests.data.media import decode_indices, tone
@@ -18,7 +29,8 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def collect(ds):
-    return [tuple(t.numpy() for t in element) if isinstance(element, tuple) else element for element in ds]
+    return [tuple(t.numpy() for t in element) if isinstance(element, tuple) else element
+            for element in ds]
 
 
 def test_rgb_clips_contain_the_sampled_frames(videos):
@@ -30,7 +42,7 @@ def test_rgb_clips_contain_the_sampled_frames(videos):
     clips = np.concatenate([b[0] for b in batches])
     np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), labels)
     assert clips.dtype == np.uint8
-    for clip, n in zip(clips, [30, 40, 20, 25]):
+    for clip, n in zip(clips, [30, 40, 20, 25], strict=True):
         np.testing.assert_array_equal(decode_indices(clip), sampler.sample(n)[0])
 
 
@@ -39,15 +51,16 @@ def test_same_seed_same_batches_and_epochs_differ(videos):
 
     def make(seed):
         return make_dataset(paths, labels, DenseClipSampler(4, mode="train"),
-                            train_transform(32, short_side=40), batch_size=2, shuffle=True, seed=seed)
+                            train_transform(32, short_side=40), batch_size=2, shuffle=True,
+                            seed=seed)
 
     ds = make(7)
     epoch1, epoch2 = collect(ds), collect(ds)
     again = collect(make(7))
-    for a, b in zip(epoch1, again):
+    for a, b in zip(epoch1, again, strict=True):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
-    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(epoch1, epoch2))
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(epoch1, epoch2, strict=True))
     assert sorted(np.concatenate([b[1] for b in epoch1]).tolist()) == sorted(labels.tolist())
 
 
@@ -81,7 +94,8 @@ def test_skip_warns_records_and_keeps_the_rest(videos, tmp_path):
         batches = collect(ds)
     assert len(batches) == 1 and batches[0][0].shape[0] == 2
     np.testing.assert_array_equal(batches[0][1], [0, 2])
-    assert [(item.index, os.path.basename(item.path)) for item in log] == [(1, "garbage.avi"), (3, "missing.mp4")]
+    skipped = [(item.index, os.path.basename(item.path)) for item in log]
+    assert skipped == [(1, "garbage.avi"), (3, "missing.mp4")]
     assert ds.skip_log is log
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -130,7 +144,8 @@ def test_audio_windows_follow_the_sampled_clips(tmp_path):
     n, fps, sr = 100, 25, 22050
     audio = np.concatenate([tone(2.0, freq=500.0, sr=sr), tone(2.0, freq=3000.0, sr=sr)])
     frames = np.zeros((n, 48, 64, 3), np.uint8)
-    path = write_video(os.fspath(tmp_path / "two_tones.mp4"), frames, fps, audio=audio, sample_rate=sr)
+    path = write_video(os.fspath(tmp_path / "two_tones.mp4"), frames, fps, audio=audio,
+                       sample_rate=sr)
     loader = ClipLoader(UniformClipSampler(8, num_clips=2), modalities=("audio",), audio_examples=1)
     out = loader(path)
     assert out["audio"].shape == (2, 1, 96, 64) and out["has_audio"]

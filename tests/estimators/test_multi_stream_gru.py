@@ -11,7 +11,13 @@ from sklearn.svm import LinearSVC
 
 from actionzoo import MultiStreamGRU
 from actionzoo.data import (
-    AdaptiveSampler, VideoReader, log_mel_examples, read_audio, silence_examples, video_info)
+    AdaptiveSampler,
+    VideoReader,
+    log_mel_examples,
+    read_audio,
+    silence_examples,
+    video_info,
+)
 from actionzoo.estimators._stream_features import motion_profile
 from actionzoo.estimators.contract_checks import CONTRACT_CHECKS
 from actionzoo.models import WeightsUnavailableError
@@ -92,7 +98,7 @@ def test_videos_without_audio_get_the_silence_embedding(videos, cache):
     est = model(cache, streams=("audio",), fusion=None).fit(paths, videos[1])
     backbone = est.backbones_["audio"]
     sequences = est._sequences(paths)["audio"]
-    for path, seq, audible in zip(paths, sequences, has_audio):
+    for path, seq, audible in zip(paths, sequences, has_audio, strict=True):
         if audible:
             wave, _ = read_audio(path, end=video_info(path).duration)
             expected = backbone(log_mel_examples(wave, num_examples=len(seq)), training=False)

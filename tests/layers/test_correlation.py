@@ -129,7 +129,7 @@ def test_custom_op_gradients_match(k, d, g, c, learnable):
     assert len(ref) == (2 if learnable else 1)
     for got in others:
         assert len(got) == len(ref)
-        for r, gx in zip(ref, got):
+        for r, gx in zip(ref, got, strict=True):
             assert np.abs(np.asarray(r)).max() > 0
             np.testing.assert_allclose(np.asarray(gx), np.asarray(r), rtol=1e-4, atol=1e-4)
 
@@ -148,9 +148,11 @@ def test_input_gradient_matches_finite_difference():
             plus, minus = arr.copy(), arr.copy()
             plus[idx] += 1e-4
             minus[idx] -= 1e-4
-            args = lambda a: (a, kernel) if arr is x else (x, a)  # noqa: E731
-            fd = ((numpy_correlation(*args(plus), k, d, g) * weights).sum()
-                  - (numpy_correlation(*args(minus), k, d, g) * weights).sum()) / 2e-4
+            moved_input = arr is x
+            pair_plus = (plus, kernel) if moved_input else (x, plus)
+            pair_minus = (minus, kernel) if moved_input else (x, minus)
+            fd = ((numpy_correlation(*pair_plus, k, d, g) * weights).sum()
+                  - (numpy_correlation(*pair_minus, k, d, g) * weights).sum()) / 2e-4
             np.testing.assert_allclose(np.asarray(grad)[idx], fd, rtol=1e-3, atol=1e-4)
 
 
@@ -345,7 +347,7 @@ def test_custom_op_wide_frames(shape, k, d, g):
                                numpy_correlation(x, kernel, k, d, g), rtol=1e-4, atol=1e-4)
     ref = _grads(lambda a, w: correlation_ops(a, w, k, d, g), x, kernel)
     got = _grads(lambda a, w: _correlation_op.correlation(a, w, k, d, g), x, kernel)
-    for r, gx in zip(ref, got):
+    for r, gx in zip(ref, got, strict=True):
         np.testing.assert_allclose(np.asarray(gx), np.asarray(r), rtol=1e-4, atol=1e-3)
 
 
@@ -385,5 +387,5 @@ def test_custom_op_displacement_path(shape, k, d, g):
                                numpy_correlation(x, kernel, k, d, g), rtol=1e-4, atol=1e-5)
     ref = _grads(lambda a, w: correlation_ops(a, w, k, d, g), x, kernel)
     got = _grads(lambda a, w: _correlation_op.correlation(a, w, k, d, g), x, kernel)
-    for r, gx in zip(ref, got):
+    for r, gx in zip(ref, got, strict=True):
         np.testing.assert_allclose(np.asarray(gx), np.asarray(r), rtol=1e-4, atol=1e-3)

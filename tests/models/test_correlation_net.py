@@ -93,7 +93,7 @@ def test_correlation_block_placement():
 @pytest.mark.parametrize("depth,n_blocks,n_corr", [(50, (3, 4, 6, 3), 3), (101, (3, 4, 23, 3), 4)])
 def test_deeper_models(depth, n_blocks, n_corr):
     model = correlation_net(depth, "corrnet", **TINY)
-    for stage, n in zip((2, 3, 4, 5), n_blocks):
+    for stage, n in zip((2, 3, 4, 5), n_blocks, strict=True):
         model.get_layer(f"res{stage}_block{n}_out")
         with pytest.raises(ValueError):
             model.get_layer(f"res{stage}_block{n + 1}_out")
