@@ -34,8 +34,6 @@ import numpy as np
 from actionzoo.data import (
     CenterCrop,
     FlowCache,
-    MissingFileError,
-    NotAFileError,
     ResizeShortSide,
     VideoReader,
     log_mel_examples,
@@ -333,12 +331,7 @@ def check_video_paths(estimator, X):
         if not isinstance(p, (str, os.PathLike)):
             raise TypeError(f"{name}: item {i} is not a video path but "
                             f"{type(p).__name__} {p!r}")
-        p = os.fspath(p)
-        if os.path.isdir(p):
-            raise NotAFileError(p, f"{name}: video {i} is a directory, not a media file")
-        if not os.path.isfile(p):
-            raise MissingFileError(p, f"{name}: video file {i} not found")
-        out.append(p)
+        out.append(os.fspath(p))
     return np.asarray(out, dtype=object)
 
 

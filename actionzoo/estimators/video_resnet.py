@@ -167,7 +167,7 @@ class VideoResNetClassifier(ClipClassifierBase):
         -------
         self : VideoResNetClassifier
         """
-        return self._fit_clips(X, y, sample_weight)
+        return self._fit_keras(X, y, sample_weight)
 
     def _build_backbone(self, n_classes):
         kwargs = dict(clip_length=self.clip_length, input_size=self.crop_size,

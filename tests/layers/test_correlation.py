@@ -177,7 +177,7 @@ def _normalized_groups(x, g, epsilon=1.0):
 
 @pytest.mark.parametrize("k,d,g,c", [(3, 1, 2, 8), (5, 2, 4, 12)])
 def test_normalized_is_the_formula_on_normalized_groups(k, d, g, c):
-    """normalize=True: DESIGN.md's formula applied to x with every channel group
+    """normalize=True: the formula of docs/design.md applied to x with every channel group
     divided by sqrt(1 + its mean square); at large scale, the filter-weighted
     cosine similarity of the matched feature vectors."""
     x, kernel = _data(k, c, seed=2)
