@@ -18,7 +18,7 @@ from actionzoo.estimators._stream_features import (
     preprocess_for,
     progress,
 )
-from actionzoo.estimators._video_files import check_readable
+from actionzoo.estimators._video_files import check_readable, readable_videos
 
 STREAMS = {"appearance": "rgb", "motion": "flow"}
 
@@ -81,6 +81,19 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         Seeds the training-time segment draws and random backbone weights.
     verbose : int, default=0
         1: a progress bar over videos.
+    on_error : {"raise", "skip"}, default="raise"
+        Unreadable video files in ``fit`` (every file's header and first
+        frame are read first): ``"raise"`` stops with one ``ValueError``
+        listing them all; ``"skip"`` leaves them out with one warning and
+        records them in ``skipped_``. ``fit`` computes nothing from the
+        videos (the backbones are fixed), so under ``"skip"`` ``skipped_``
+        is the probe's result, for filtering the inputs before
+        ``transform``. ``transform`` (and so ``fit_transform``) always
+        raises one ``ValueError`` listing every unreadable file: a
+        transformer returns one row per input, and leaving rows out would
+        misalign them with ``y`` in a :class:`~sklearn.pipeline.Pipeline`.
+        Filter the files first with :func:`actionzoo.data.probe.probe_videos`
+        or the ``skipped_`` list.
 
     Attributes
     ----------
@@ -92,6 +105,9 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         Width d of both streams' features.
     segment_seed_ : int
         Seed of the training-time segment draws.
+    skipped_ : list of (str, str)
+        ``(path, reason)`` of the unreadable files ``fit`` found under
+        ``on_error="skip"`` (empty under ``"raise"``).
 
     Examples
     --------
@@ -120,12 +136,13 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "on_error": [StrOptions({"raise", "skip"})],
     }
 
     def __init__(self, n_segments=5, appearance_backbone="InceptionV3",
                  motion_backbone="InceptionV3", backbone_weights="imagenet", frame_size=224,
                  flow_length=10, test_views=1, flow_method="auto", cache_dir=None, batch_size=32,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, on_error="raise"):
         self.n_segments = n_segments
         self.appearance_backbone = appearance_backbone
         self.motion_backbone = motion_backbone
@@ -138,6 +155,7 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.on_error = on_error
 
     def fit(self, X, y=None):
         """Build the two backbones (no training: they are fixed extractors).
@@ -145,8 +163,10 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence of str or path-like
-            Video files: every file is opened first, and one ``ValueError``
-            lists all that cannot be read.
+            Video files: every file is opened first; under
+            ``on_error="raise"`` one ``ValueError`` lists all that cannot be
+            read, under ``"skip"`` they are listed in ``skipped_`` (nothing
+            else in ``fit`` depends on the videos).
         y : ignored
 
         Returns
@@ -154,7 +174,8 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         self : TwoStreamFeatures
         """
         self._validate_params()
-        check_readable(type(self).__name__, check_video_paths(self, X))
+        _, self.skipped_ = readable_videos(type(self).__name__, check_video_paths(self, X),
+                                           self.on_error)
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.backbones_, self.backbone_ids_ = {}, {}
         for i, (stream, kind) in enumerate(STREAMS.items()):
@@ -174,6 +195,9 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None):
         """Fit, then features of a random frame per segment (training sampling).
 
+        The features need every video: unreadable files raise one
+        ``ValueError`` as in ``transform``, whatever ``on_error``.
+
         Returns
         -------
         ndarray of shape (n_videos, 2, n_segments, d)
@@ -183,6 +207,12 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Features of the test sampling: each segment's centre frame, or
         ``test_views`` uniformly spaced frames per segment.
+
+        Every file is opened first and one ``ValueError`` lists all that
+        cannot be read, whatever ``on_error``: the output has one row per
+        input (a :class:`~sklearn.pipeline.Pipeline`'s ``y`` stays aligned),
+        so filter the files first (``skipped_`` after a ``fit`` with
+        ``on_error="skip"``, or :func:`actionzoo.data.probe.probe_videos`).
 
         Returns
         -------

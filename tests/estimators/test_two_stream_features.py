@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from actionzoo import STFN, TwoStreamFeatures
@@ -162,3 +163,43 @@ def test_backbones_built_here_repeat_with_the_seed_and_keep_global_state():
     assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
     assert random.getstate() == state[0]
     np.testing.assert_array_equal(np.random.get_state()[1], state[1])
+
+
+@pytest.fixture
+def with_bad_files(videos, tmp_path):
+    """A readable video between an empty file and a garbage file."""
+    empty, garbage = tmp_path / "empty.avi", tmp_path / "garbage.avi"
+    empty.write_bytes(b"")
+    garbage.write_bytes(b"not a video" * 100)
+    return [str(empty), videos[0][0], str(garbage)]
+
+
+def test_fit_skips_or_names_every_unreadable_file(with_bad_files):
+    empty, good, garbage = with_bad_files
+    with pytest.raises(ValueError, match=r"2 of 3 video files.*empty.avi.*garbage.avi"):
+        features().fit(with_bad_files)
+    with pytest.warns(UserWarning, match="skipping 2 of 3"):
+        est = features(on_error="skip").fit(with_bad_files)
+    assert [p for p, _ in est.skipped_] == [empty, garbage]
+    assert all(reason for _, reason in est.skipped_)
+    assert features().fit([good]).skipped_ == []
+    kept = [p for p in with_bad_files if p not in dict(est.skipped_)]
+    assert est.transform(kept).shape == (1, 2, 3, 8)
+
+
+def test_transform_always_names_every_unreadable_file(with_bad_files):
+    est = features(on_error="skip")
+    with pytest.warns(UserWarning, match="skipping 2 of 3"), \
+            pytest.raises(ValueError, match=r"2 of 3 video files.*empty.avi.*garbage.avi"):
+        est.fit_transform(with_bad_files)
+    with pytest.raises(ValueError, match=r"2 of 3 video files.*X\[0\].*empty.avi.*X\[2\]"):
+        est.transform(with_bad_files)
+
+
+def test_on_error_is_a_parameter():
+    est = features(on_error="skip")
+    assert est.get_params()["on_error"] == "skip"
+    assert clone(est).on_error == "skip"
+    assert features().on_error == "raise"
+    with pytest.raises(ValueError, match="on_error"):
+        features(on_error="ignore").fit([])
