@@ -125,8 +125,8 @@ class Timed:
 
 
 def pipeline_rate(paths, labels, sampler, transform, num_workers, batch_size=8):
-    ds = make_dataset(paths, labels, sampler, transform, batch_size=batch_size, shuffle=True,
-                      seed=0, num_workers=num_workers)
+    ds = make_dataset(paths, labels, ClipLoader(sampler, transform), batch_size=batch_size,
+                      shuffle=True, seed=0, num_workers=num_workers)
     with Timed(pids=decode_pool(num_workers).pids if num_workers else ()) as timed:
         for clips, _ in ds:
             timed.clips += int(clips.shape[0])
@@ -186,7 +186,7 @@ def memory_stream(paths, labels, sampler, transform):
     reps = -(-n // len(paths))
     stream_paths = (list(paths) * reps)[:n]
     stream_labels = np.resize(labels, n)
-    ds = make_dataset(stream_paths, stream_labels, sampler, transform, batch_size=8,
+    ds = make_dataset(stream_paths, stream_labels, ClipLoader(sampler, transform), batch_size=8,
                       num_workers=WORKERS)
     monitor = RSSMonitor(decode_pool(WORKERS).pids)
     before = monitor.rss()

@@ -48,6 +48,7 @@ from actionzoo import models
 from actionzoo.argtypes import non_negative_int, positive_float, positive_int
 from actionzoo.data import (
     SYNTHETIC_CLASSES,
+    ClipLoader,
     DenseClipSampler,
     load_ucf101,
     make_dataset,
@@ -154,10 +155,10 @@ def train_one(name, train, test, args):
     model.compile(keras.optimizers.Adam(schedule),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
-    ds = make_dataset(train.paths, train.labels,
-                      DenseClipSampler(PREPROCESSING.clip_length, stride=PREPROCESSING.stride),
-                      train_transform(PREPROCESSING.input_size, PREPROCESSING.short_side,
-                                      flip=False),
+    loader = ClipLoader(
+        DenseClipSampler(PREPROCESSING.clip_length, stride=PREPROCESSING.stride),
+        train_transform(PREPROCESSING.input_size, PREPROCESSING.short_side, flip=False))
+    ds = make_dataset(train.paths, train.labels, loader,
                       batch_size=args.batch_size, shuffle=True, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     start = time.time()

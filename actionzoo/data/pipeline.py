@@ -87,10 +87,10 @@ def check_files(paths, on_error="raise", skip_log=None):
     return good
 
 
-def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("rgb",), *,
-                 batch_size=8, shuffle=False, seed=None, on_error="raise", skip_log=None,
-                 num_parallel_calls=None, num_workers=0, deterministic=True, prefetch=2,
-                 drop_remainder=False, repeat=False, return_index=False, **loader_kwargs):
+def make_dataset(paths, labels=None, loader=None, *, batch_size=8, shuffle=False, seed=None,
+                 on_error="raise", skip_log=None, num_parallel_calls=None, num_workers=0,
+                 deterministic=True, prefetch=2, drop_remainder=False, repeat=False,
+                 return_index=False):
     """Stream videos as a batched ``tf.data.Dataset``.
 
     Parameters
@@ -99,11 +99,11 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
         Video files.
     labels : array-like of int, optional
         Class index per path. Without labels the elements are features only.
-    sampler : Sampler
-        Temporal sampler, e.g. ``DenseClipSampler(16, stride=2)``.
-    transform : callable, optional
-        Spatial transform, e.g. ``train_transform(112, short_side=128)``.
-    modalities : sequence of {"rgb", "flow", "audio"}, default ("rgb",)
+    loader : ClipLoader
+        What each file becomes: the temporal sampler, the spatial transform,
+        the modalities, the frame size and the flow and audio settings, e.g.
+        ``ClipLoader(DenseClipSampler(16, stride=2), train_transform(112,
+        short_side=128), modalities=("rgb", "audio"))``.
     batch_size : int, default 8
     shuffle : bool, default False
         Shuffle file order (re-shuffled every epoch, from ``seed``).
@@ -133,7 +133,7 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
         per Python process and shared by all datasets), which is faster on
         several cores because the loaders' Python work no longer shares one
         GIL; ``-1``: one worker per usable core. Outputs are identical. The
-        sampler and transform must pickle and be importable (not defined in
+        loader (its sampler and transform) must pickle and be importable (not defined in
         ``__main__``). A worker that crashes on a file is replaced and the file
         reported like any bad file (skipped under ``on_error="skip"``).
     deterministic : bool, default True
@@ -146,10 +146,6 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     return_index : bool, default False
         Add the position of each video in ``paths`` as ``"index"`` (useful
         to align predictions when files are skipped).
-    **loader_kwargs
-        Passed to :class:`~actionzoo.data.loader.ClipLoader` (``frame_size``,
-        ``short_side``, ``flow_length``, ``flow_method``, ``flow_cache``,
-        ``audio_examples``, ``audio_span``, ...).
 
     Returns
     -------
@@ -160,11 +156,16 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
         ``"audio"``, ``"has_audio"`` (and ``"index"``). Multi-view samplers
         or transforms add a view axis after the batch axis.
 
+    Raises
+    ------
+    TypeError
+        ``loader`` is not a :class:`~actionzoo.data.loader.ClipLoader`.
+
     Examples
     --------
-    >>> from actionzoo.data import DenseClipSampler, train_transform
-    >>> ds = make_dataset(paths, labels, DenseClipSampler(16, stride=2),  # doctest: +SKIP
-    ...                   train_transform(112, short_side=128),
+    >>> from actionzoo.data import ClipLoader, DenseClipSampler, train_transform
+    >>> loader = ClipLoader(DenseClipSampler(16, stride=2), train_transform(112, short_side=128))
+    >>> ds = make_dataset(paths, labels, loader,  # doctest: +SKIP
     ...                   batch_size=8, shuffle=True, seed=0)
     >>> clips, y = next(iter(ds))  # doctest: +SKIP
     >>> clips.shape, clips.dtype  # doctest: +SKIP
@@ -172,11 +173,14 @@ def make_dataset(paths, labels=None, sampler=None, transform=None, modalities=("
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    if sampler is None:
-        raise ValueError("a sampler is required (see actionzoo.data.sampling)")
+    if not isinstance(loader, ClipLoader):
+        raise TypeError(
+            f"loader must be an actionzoo.data.ClipLoader, got {type(loader).__name__}; "
+            "build one with e.g. ClipLoader(DenseClipSampler(16), transform=eval_transform(112), "
+            "modalities=(\"rgb\",)) and pass it as make_dataset(paths, labels, loader)"
+        )
     paths = _as_paths(paths)
     labels = _as_labels(labels, len(paths))
-    loader = ClipLoader(sampler, transform, modalities, **loader_kwargs)
     spec = loader.output_spec()
     log = skip_log if skip_log is not None else SkipLog()
     num_workers = _as_num_workers(num_workers)

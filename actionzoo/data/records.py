@@ -238,7 +238,10 @@ def make_record_dataset(files, sampler, transform=None, modalities=("rgb",), *, 
     ----------
     files : str or sequence of str
         Shard files, a glob pattern, or the ``prepare`` output directory.
-    sampler, transform, modalities, batch_size, seed, on_error, ...
+    sampler, transform, modalities, **loader_kwargs
+        The :class:`~actionzoo.data.ClipLoader` built for the records
+        (``frame_size``, ``short_side``, ``flow_length``, ...).
+    batch_size, seed, on_error, ...
         As in :func:`~actionzoo.data.make_dataset`. Shards are read with
         ``interleave``; ``shuffle`` shuffles shard order, interleaves up to
         four shards and shuffles a buffer of ``shuffle_buffer`` records.

@@ -236,8 +236,7 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         # Bad files were left out before training: the pipeline records a file
         # that still fails (skip_log) and train_model stops on it.
         log = SkipLog()
-        ds = make_dataset(inputs, np.asarray(y, "int64"), loader.sampler, loader.transform,
-                          frame_size=loader.frame_size, batch_size=self.batch_size,
+        ds = make_dataset(inputs, np.asarray(y, "int64"), loader, batch_size=self.batch_size,
                           shuffle=shuffle, seed=seed, on_error="skip", skip_log=log,
                           num_workers=self.num_workers, return_index=sample_weight is not None)
         ds = ds.apply(tf.data.experimental.assert_cardinality(
@@ -299,9 +298,8 @@ class ClipClassifierBase(PretrainedWeightsMixin, ClassNamePrefixFeaturesOutMixin
         else:
             check_readable(type(self).__name__, inputs)
             log = SkipLog()
-            ds = make_dataset(inputs, None, loader.sampler, loader.transform,
-                              frame_size=loader.frame_size, batch_size=per_batch,
-                              on_error="skip", skip_log=log, num_workers=self.num_workers)
+            ds = make_dataset(inputs, None, loader, batch_size=per_batch, on_error="skip",
+                              skip_log=log, num_workers=self.num_workers)
             for clips in ds:
                 outputs.append(run(clips))
             if len(log):  # every video needs its row: a file failing now is an error

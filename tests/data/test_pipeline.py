@@ -36,7 +36,7 @@ def collect(ds):
 def test_rgb_clips_contain_the_sampled_frames(videos):
     paths, labels = videos
     sampler = DenseClipSampler(8, stride=2, mode="test")
-    ds = make_dataset(paths, labels, sampler, frame_size=(48, 64), batch_size=3)
+    ds = make_dataset(paths, labels, ClipLoader(sampler, frame_size=(48, 64)), batch_size=3)
     batches = collect(ds)
     assert [b[0].shape for b in batches] == [(3, 8, 48, 64, 3), (1, 8, 48, 64, 3)]
     clips = np.concatenate([b[0] for b in batches])
@@ -50,9 +50,8 @@ def test_same_seed_same_batches_and_epochs_differ(videos):
     paths, labels = videos
 
     def make(seed):
-        return make_dataset(paths, labels, DenseClipSampler(4, mode="train"),
-                            train_transform(32, short_side=40), batch_size=2, shuffle=True,
-                            seed=seed)
+        loader = ClipLoader(DenseClipSampler(4, mode="train"), train_transform(32, short_side=40))
+        return make_dataset(paths, labels, loader, batch_size=2, shuffle=True, seed=seed)
 
     ds = make(7)
     epoch1, epoch2 = collect(ds), collect(ds)
@@ -66,7 +65,8 @@ def test_same_seed_same_batches_and_epochs_differ(videos):
 
 def test_unlabelled_dataset_yields_features_only(videos):
     paths, _ = videos
-    ds = make_dataset(paths, None, SegmentSampler(3, mode="test"), frame_size=24, batch_size=4)
+    ds = make_dataset(paths, None, ClipLoader(SegmentSampler(3, mode="test"), frame_size=24),
+                      batch_size=4)
     batch = next(iter(ds))
     assert isinstance(batch, tf.Tensor) and batch.shape == (4, 3, 24, 24, 3)
 
@@ -75,8 +75,8 @@ def test_bad_file_raises_error_naming_it(videos, tmp_path):
     paths, labels = videos
     bad = tmp_path / "garbage.avi"
     bad.write_bytes(b"\x00not a video" * 100)
-    ds = make_dataset(paths[:2] + [os.fspath(bad)], [0, 1, 2], DenseClipSampler(4, mode="test"),
-                      frame_size=24, batch_size=1)
+    ds = make_dataset(paths[:2] + [os.fspath(bad)], [0, 1, 2],
+                      ClipLoader(DenseClipSampler(4, mode="test"), frame_size=24), batch_size=1)
     with pytest.raises(tf.errors.OpError, match="garbage.avi"):
         collect(ds)
 
@@ -88,7 +88,8 @@ def test_skip_warns_records_and_keeps_the_rest(videos, tmp_path):
     missing = os.fspath(tmp_path / "missing.mp4")
     mixed = [paths[0], os.fspath(bad), paths[1], missing]
     log = SkipLog()
-    ds = make_dataset(mixed, [0, 1, 2, 3], DenseClipSampler(4, mode="test"), frame_size=24,
+    ds = make_dataset(mixed, [0, 1, 2, 3], ClipLoader(DenseClipSampler(4, mode="test"),
+                                                      frame_size=24),
                       batch_size=8, on_error="skip", skip_log=log)
     with pytest.warns(UserWarning, match="skipping .*(garbage.avi|missing.mp4)"):
         batches = collect(ds)
@@ -105,9 +106,10 @@ def test_skip_warns_records_and_keeps_the_rest(videos, tmp_path):
 
 def test_all_modalities_with_audio_flag(videos):
     paths, labels = videos
-    ds = make_dataset(paths, labels, SegmentSampler(3, mode="test"), eval_transform(32, 40),
-                      modalities=("rgb", "flow", "audio"), flow_length=2, flow_method="farneback",
-                      audio_examples=2, batch_size=4)
+    loader = ClipLoader(SegmentSampler(3, mode="test"), eval_transform(32, 40),
+                        modalities=("rgb", "flow", "audio"), flow_length=2,
+                        flow_method="farneback", audio_examples=2)
+    ds = make_dataset(paths, labels, loader, batch_size=4)
     features, y = next(iter(ds))
     assert features["rgb"].shape == (4, 3, 32, 32, 3)
     assert features["flow"].shape == (4, 3, 32, 32, 4) and features["flow"].dtype == tf.uint8
@@ -130,10 +132,11 @@ def moving_square_video(tmp_path, name="square.avi", n=16):
 def test_flip_mirrors_rgb_and_negates_flow_together(tmp_path):
     path = moving_square_video(tmp_path)
     sampler = DenseClipSampler(4, mode="test")
-    common = dict(modalities=("rgb", "flow"), flow_length=1, flow_method="farneback", batch_size=1)
-    plain = next(iter(make_dataset([path], None, sampler, frame_size=64, **common)))
-    flipped = next(iter(make_dataset([path], None, sampler, Compose([RandomHorizontalFlip(1.0)]),
-                                     frame_size=64, **common)))
+    common = dict(modalities=("rgb", "flow"), frame_size=64, flow_length=1,
+                  flow_method="farneback")
+    plain = next(iter(make_dataset([path], None, ClipLoader(sampler, **common), batch_size=1)))
+    flip = ClipLoader(sampler, Compose([RandomHorizontalFlip(1.0)]), **common)
+    flipped = next(iter(make_dataset([path], None, flip, batch_size=1)))
     np.testing.assert_array_equal(flipped["rgb"].numpy(), plain["rgb"].numpy()[:, :, :, ::-1])
     fx_plain = dequantize_flow(plain["flow"].numpy()[0, :, 28:36, 20:30, 0])
     fx_flip = dequantize_flow(flipped["flow"].numpy()[0, :, 28:36, 34:44, 0])
@@ -169,8 +172,8 @@ def test_lying_header_falls_back_to_decoded_count(make_video, tmp_path):
 
 def test_multi_view_test_batches(videos):
     paths, labels = videos
-    ds = make_dataset(paths[:2], labels[:2], UniformClipSampler(4, num_clips=3),
-                      eval_transform(32, 40, crops=3), batch_size=2)
+    loader = ClipLoader(UniformClipSampler(4, num_clips=3), eval_transform(32, 40, crops=3))
+    ds = make_dataset(paths[:2], labels[:2], loader, batch_size=2)
     clips, y = next(iter(ds))
     assert clips.shape == (2, 9, 4, 32, 32, 3)
 
@@ -197,18 +200,22 @@ def test_adaptive_sampler_in_pipeline(tmp_path):
 def test_argument_validation(videos):
     paths, _ = videos
     sampler = DenseClipSampler(4)
+    loader = ClipLoader(sampler, frame_size=24)
     with pytest.raises(TypeError, match="LabelEncoder"):
-        make_dataset(paths, ["a", "b", "c", "d"], sampler, frame_size=24)
+        make_dataset(paths, ["a", "b", "c", "d"], loader)
     with pytest.raises(ValueError, match="one label per path"):
-        make_dataset(paths, [0, 1], sampler, frame_size=24)
+        make_dataset(paths, [0, 1], loader)
     with pytest.raises(ValueError, match="on_error"):
-        make_dataset(paths, None, sampler, frame_size=24, on_error="ignore")
-    with pytest.raises(ValueError, match="modalities"):
-        make_dataset(paths, None, sampler, frame_size=24, modalities=("depth",))
-    with pytest.raises(ValueError, match="frame_size"):
-        make_dataset(paths, None, sampler)
+        make_dataset(paths, None, loader, on_error="ignore")
     with pytest.raises(TypeError, match="single path"):
-        make_dataset(paths[0], None, sampler, frame_size=24)
+        make_dataset(paths[0], None, loader)
+    for not_a_loader in (None, sampler):
+        with pytest.raises(TypeError, match=r"loader must be .*ClipLoader\(DenseClipSampler"):
+            make_dataset(paths, None, not_a_loader)
+    with pytest.raises(ValueError, match="modalities"):
+        ClipLoader(sampler, frame_size=24, modalities=("depth",))
+    with pytest.raises(ValueError, match="frame_size"):
+        ClipLoader(sampler)
 
 
 def test_check_files_fails_fast_or_skips(videos, tmp_path):
@@ -227,8 +234,8 @@ def test_grayscale_odd_sized_files_batch_with_normal_ones(make_video, tmp_path):
     gray = np.stack([np.full((47, 63), 10 * i, np.uint8) for i in range(12)])
     odd = write_video(os.fspath(tmp_path / "gray.mkv"), gray, codec="ffv1", pix_fmt="gray")
     normal = make_video("rgb.mp4", n=12, audio=False)
-    ds = make_dataset([odd, normal], [0, 1], DenseClipSampler(4, mode="train"),
-                      train_transform(32, short_side=40), batch_size=2, seed=0)
+    loader = ClipLoader(DenseClipSampler(4, mode="train"), train_transform(32, short_side=40))
+    ds = make_dataset([odd, normal], [0, 1], loader, batch_size=2, seed=0)
     clips, y = next(iter(ds))
     assert clips.shape == (2, 4, 32, 32, 3)
     first = clips.numpy()[0]
@@ -262,8 +269,9 @@ def test_flow_cache_gives_the_same_stacks_and_is_reused(tmp_path):
 
 def test_audio_only_dataset(videos):
     paths, labels = videos
-    ds = make_dataset(paths, labels, UniformClipSampler(4, num_clips=2), modalities=("audio",),
-                      audio_examples=1, batch_size=4)
+    loader = ClipLoader(UniformClipSampler(4, num_clips=2), modalities=("audio",),
+                        audio_examples=1)
+    ds = make_dataset(paths, labels, loader, batch_size=4)
     features, y = next(iter(ds))
     assert set(features) == {"audio", "has_audio"}
     assert features["audio"].shape == (4, 2, 1, 96, 64)
@@ -274,9 +282,9 @@ def test_non_overlapping_clips_have_per_video_view_counts(videos):
     paths, labels = videos  # 30, 40, 20, 25 frames
     sampler = UniformClipSampler(8, num_clips=None)
     with pytest.raises(ValueError, match="batch_size=1"):
-        make_dataset(paths, labels, sampler, frame_size=24, batch_size=2)
-    ds = make_dataset(paths, labels, sampler, frame_size=(48, 64), batch_size=1,
-                      modalities=("rgb", "audio"))
+        make_dataset(paths, labels, ClipLoader(sampler, frame_size=24), batch_size=2)
+    loader = ClipLoader(sampler, frame_size=(48, 64), modalities=("rgb", "audio"))
+    ds = make_dataset(paths, labels, loader, batch_size=1)
     shapes, firsts = [], []
     for features, _ in ds:
         shapes.append(features["rgb"].shape[1])

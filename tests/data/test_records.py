@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from actionzoo.data import DenseClipSampler, SegmentSampler, SkipLog, make_dataset
+from actionzoo.data import ClipLoader, DenseClipSampler, SegmentSampler, SkipLog, make_dataset
 from actionzoo.data.records import make_record_dataset, prepare
 from tests.data.media import decode_indices
 
@@ -43,8 +43,8 @@ def test_records_agree_with_direct_decoding(videos, tmp_path):
     paths, labels = videos
     prepare(paths, labels, tmp_path / "r", short_side=32, verbose=0)
     sampler = SegmentSampler(4, mode="test")
-    direct = next(iter(make_dataset(paths, labels, sampler, short_side=32, frame_size=(32, 43),
-                                    batch_size=3)))[0]
+    loader = ClipLoader(sampler, short_side=32, frame_size=(32, 43))
+    direct = next(iter(make_dataset(paths, labels, loader, batch_size=3)))[0]
     cached = next(iter(make_record_dataset(tmp_path / "r", sampler, short_side=32,
                                            frame_size=(32, 43), batch_size=3)))[0]
     diff = np.abs(direct.numpy().astype(int) - cached.numpy().astype(int))

@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from actionzoo.data import DenseClipSampler, SkipLog, eval_transform, make_dataset
+from actionzoo.data import ClipLoader, DenseClipSampler, SkipLog, eval_transform, make_dataset
 from actionzoo.estimators._training import train_model
 from tests.estimators.clip_videos import demo_videos
 
@@ -17,9 +17,10 @@ def test_a_file_failing_mid_epoch_is_one_short_error(tmp_path):
     paths = np.append(paths, str(corrupt))
     y = np.append(y, 0)
     log = SkipLog()
-    ds = make_dataset(paths, y.astype("int64"), DenseClipSampler(4, 1, mode="test"),
-                      eval_transform(16, 18), frame_size=(16, 16), batch_size=4,
-                      on_error="skip", skip_log=log)
+    loader = ClipLoader(DenseClipSampler(4, 1, mode="test"), eval_transform(16, 18),
+                        frame_size=(16, 16))
+    ds = make_dataset(paths, y.astype("int64"), loader, batch_size=4, on_error="skip",
+                      skip_log=log)
     ds = ds.map(lambda x, label: (keras.ops.cast(x, "float32") / 255.0, label))
     ds.skip_log = log
     model = keras.Sequential([keras.Input((4, 16, 16, 3)), keras.layers.Flatten(),
