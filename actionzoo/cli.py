@@ -167,7 +167,8 @@ def _weights_table(rows, width):
     indent = sum(widths) + 2 * len(widths)
     lines = [line(header) + "  DESCRIPTION"]
     for r, c in zip(rows, cells, strict=True):
-        text = textwrap.wrap(r["description"], max(30, width - indent - 1)) or [""]
+        text = textwrap.wrap(r["description"], max(30, width - indent - 1),
+                             break_on_hyphens=False) or [""]
         lines.append(f"{line(c)}  {text[0]}")
         lines += [" " * indent + more for more in text[1:]]
     return "\n".join(lines)
