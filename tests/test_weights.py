@@ -519,3 +519,14 @@ def test_converted_entries_of_the_shipped_registry():
     for name in weights.list_pretrained("hara_*"):
         info = weights.pretrained_info(name)
         assert info.source.urls == () and "3D-ResNets-PyTorch" in info.source.instructions
+
+
+def test_convert_checkpoint_is_public_in_weights_and_imported_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys, actionzoo.weights as w; assert 'keras' not in sys.modules; "
+            "import actionzoo.convert as c; assert w.convert_checkpoint is c.convert_checkpoint")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert run.returncode == 0, run.stderr[-2000:]

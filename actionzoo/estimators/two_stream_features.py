@@ -202,7 +202,10 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_videos, 2, n_segments, d)
         """
-        return self.fit(X, y)._features(X, mode="train")
+        self.fit(X, y)
+        if self.skipped_:  # fit probed every file: only then is one unreadable
+            check_readable(type(self).__name__, check_video_paths(self, X))
+        return self._features(X, mode="train", probed=True)
 
     def transform(self, X):
         """Features of the test sampling: each segment's centre frame, or
@@ -230,9 +233,10 @@ class TwoStreamFeatures(TransformerMixin, BaseEstimator):
             flow_method=self.flow_method, cache_dir=self.cache_dir, batch_size=self.batch_size)
             for stream, kind in STREAMS.items()}
 
-    def _features(self, X, mode):
+    def _features(self, X, mode, probed=False):
         paths = check_video_paths(self, X)
-        check_readable(type(self).__name__, paths)
+        if not probed:
+            check_readable(type(self).__name__, paths)
         sampler = SegmentSampler(self.n_segments, mode=mode, test_views=self.test_views)
         rng = np.random.default_rng(self.segment_seed_)
         extractors = self._extractors()

@@ -83,8 +83,9 @@ from actionzoo.weights.preprocessing import Preprocessing
 __all__ = [
     "ChecksumError", "DownloadError", "MANIFEST_NAME", "OfflineError", "PretrainedInfo",
     "Preprocessing", "Registry", "SHIPPED_DIR", "Source", "UnknownWeightsError", "WeightsError",
-    "cache_dir", "convert_source", "default_registry", "download", "list_pretrained",
-    "load_pretrained", "pretrained_info", "sha256sum", "source_dir", "source_path", "verify",
+    "cache_dir", "convert_checkpoint", "convert_source", "default_registry", "download",
+    "list_pretrained", "load_pretrained", "pretrained_info", "sha256sum", "source_dir",
+    "source_path", "verify",
 ]
 
 
@@ -162,3 +163,13 @@ def load_pretrained(name, *, verbose=0, registry=None):
     except (ValueError, OSError) as exc:
         raise WeightsError(f"{path}: cannot load into {info.architecture}: {exc}") from None
     return model
+
+
+def __getattr__(name):
+    """``convert_checkpoint`` (:func:`actionzoo.convert.convert_checkpoint`), imported on
+    first use: it builds Keras models, and the registry stays importable without them."""
+    if name == "convert_checkpoint":
+        from actionzoo.convert import convert_checkpoint
+
+        return convert_checkpoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
