@@ -7,6 +7,9 @@ Each script in ``experiments/`` tests one claim of a paper and ends by calling
 command, the date and the commit. The page's tables are therefore written by
 the scripts, never by hand.
 
+The reading under each table starts with a verdict computed from the numbers
+(:func:`verdict`): "reproduced", "on par" or "not shown", then why.
+
 ``--quick`` runs (seconds, for the test suite) never touch the page: their
 table goes to a copy under the system's temporary directory unless ``--doc``
 names another file.
@@ -17,6 +20,8 @@ import os
 import subprocess
 import sys
 import tempfile
+
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "reproduction.md")
@@ -55,6 +60,41 @@ def parse(p, argv=None):
         args.doc = (os.path.join(tempfile.gettempdir(), "actionzoo-reproduction-quick.md")
                     if args.quick else DOC)
     return args
+
+
+#: The words a reading starts with (see :func:`verdict`).
+VERDICTS = ("reproduced", "on par", "not shown")
+
+
+def verdict(ours, baseline, resolution=0.0):
+    """The verdict on the claim "ours beats baseline", from per-seed scores.
+
+    The margin is the larger of the seed-to-seed spread (the standard deviation
+    over seeds of ``ours``, pooled with that of ``baseline``) and
+    ``resolution`` (e.g. one test video's share of the accuracy). Returns
+    "reproduced" when the mean difference exceeds the margin and ours is ahead
+    in more than half the seeds, "not shown" when it falls short by more than
+    the margin and ours is behind in more than half the seeds, else "on par".
+
+    Parameters
+    ----------
+    ours, baseline : array-like of float, or float
+        One score per seed (higher is better); a float stands for the same
+        score in every seed (a deterministic baseline).
+    resolution : float, default=0.0
+        The smallest difference that counts.
+    """
+    ours = np.atleast_1d(np.asarray(ours, dtype=float))
+    baseline = np.broadcast_to(np.asarray(baseline, dtype=float), ours.shape)
+    difference = ours - baseline
+    spread = float(np.sqrt((ours.var() + baseline.var()) / 2))
+    margin = max(spread, resolution)
+    majority = len(ours) / 2
+    if difference.mean() > margin and (difference > 0).sum() > majority:
+        return "reproduced"
+    if difference.mean() < -margin and (difference < 0).sum() > majority:
+        return "not shown"
+    return "on par"
 
 
 def markdown_table(header, rows):

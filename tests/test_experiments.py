@@ -43,6 +43,8 @@ def test_quick_run_writes_its_table_between_markers(script, tmp_path):
     assert accuracies and all(0.0 <= a <= 1.0 for a in accuracies)
     assert f"`python experiments/{os.path.basename(script)} --quick --seeds 1" in block
     assert "1 seed(s)" in block and "commit " in block
+    assert re.search(r"^Reading: (reproduced|on par|not shown)[:;] \S", block, re.M), \
+        "the reading starts with the verdict computed from the numbers"
     assert open(doc).read() == before, "a --quick run must not touch docs/reproduction.md"
 
 
@@ -58,6 +60,20 @@ def test_quick_defaults_to_a_temporary_page_and_seeds_must_be_positive(tmp_path)
     _report.write_block(str(page), "k", "first")
     _report.write_block(str(page), "k", "second")
     assert page.read_text() == "<!-- results:k start -->\nsecond\n<!-- results:k end -->\n"
+
+
+def test_verdict_weighs_the_difference_against_the_seed_spread():
+    sys.path.insert(0, ROOT)
+    from experiments._report import verdict
+
+    assert verdict([0.80, 0.82, 0.81], [0.70, 0.71, 0.69]) == "reproduced"
+    assert verdict([0.70, 0.71, 0.69], [0.80, 0.82, 0.81]) == "not shown"
+    # a gap smaller than the seeds' spread, or than the resolution, is no difference
+    assert verdict([0.60, 0.90, 0.75], [0.70, 0.72, 0.71]) == "on par"
+    assert verdict([0.81], 0.80, resolution=1 / 40) == "on par"
+    assert verdict([0.85], 0.80, resolution=1 / 40) == "reproduced"
+    # ahead on average by more than the spread, but behind in most seeds
+    assert verdict([0.9, 0.9, 0.699, 0.699, 0.699], 0.7) == "on par"
 
 
 def test_correlation_net_puts_the_paper_beside_ours_for_each_variant(tmp_path):
