@@ -16,8 +16,9 @@ with the paper's sum fusion and with its correlation scores alone.
     python experiments/corrnet_fusion.py            # 3 seeds, about a minute on 2 cores
     python experiments/corrnet_fusion.py --quick    # the test suite's smoke run
 
-The fusion MLP is small; ``--device gpu`` runs the same command on a GPU, where
-``--samples 100000`` (paper-sized score sets) takes a few minutes.
+The fusion MLP is small; ``--device gpu --samples 100000`` (paper-sized score
+sets) runs it on a GPU, its multiply-adds and expected time in the "Running at
+paper scale" table of docs/reproduction.md (``experiments/paper_scale.py``).
 """
 import os
 import sys

@@ -18,7 +18,8 @@ with and without the audio stream.
         # the estimator's default backbones, the paper's (ImageNet InceptionResNetV2
         # frames, downloaded by Keras once; motion CNN on 10-flow stacks; VGGish
         # audio, its weights as in docs/weights.md) at 224 px, 512-unit GRUs;
-        # a few hours on one GPU (estimate)
+        # multiply-adds and expected GPU time: the "Running at paper scale"
+        # table of docs/reproduction.md (experiments/paper_scale.py)
 """
 import os
 import sys

@@ -15,8 +15,8 @@ features, and each stream alone. The seed is STFN's ``random_state``.
     python experiments/stfn.py --quick          # the test suite's smoke run
     python experiments/stfn.py --scale paper --device gpu
         # ImageNet InceptionV3 backbones at 224 px, 7 segments (Keras downloads the
-        # ImageNet weights once); feature extraction dominates, about an hour on one GPU
-        # (estimate)
+        # ImageNet weights once); multiply-adds and expected GPU time: the "Running
+        # at paper scale" table of docs/reproduction.md (experiments/paper_scale.py)
 
 The demo's appearance stream carries no class by construction (every class
 shares the same backgrounds), so this data lacks the paper's premise of two
