@@ -9,6 +9,9 @@ sample, given by a per-layer-type rule:
 - ``Dense`` / ``EinsumDense``: ``inputs * units`` per position;
 - pooling: ``output elements * window volume``; global pooling: input
   elements;
+- recurrent layers (``SimpleRNN``, ``GRU``, ``LSTM``): ``timesteps * gates *
+  units * (input features + units)`` (gates: 1, 3, 4); ``Bidirectional``:
+  its forward and backward layers;
 - the project's own layers register their rules beside their code
   (:class:`~actionzoo.layers.Correlation`: ``C * K * K * L * H * W``, Wang et
   al., Table 1; :class:`~actionzoo.layers.STCBlock`); importing
@@ -122,6 +125,24 @@ for _cls in (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePool
              keras.layers.GlobalAveragePooling3D, keras.layers.GlobalMaxPooling1D,
              keras.layers.GlobalMaxPooling2D, keras.layers.GlobalMaxPooling3D):
     register_flops(_cls)(lambda layer, ins, outs: _prod(ins[0]))
+
+
+_GATES = {keras.layers.SimpleRNN: 1, keras.layers.GRU: 3, keras.layers.LSTM: 4}
+
+
+def _recurrent(layer, ins, outs):
+    timesteps, features = ins[0][-2], ins[0][-1]
+    return timesteps * _GATES[type(layer)] * layer.units * (features + layer.units)
+
+
+for _cls in _GATES:
+    register_flops(_cls)(_recurrent)
+
+
+@register_flops(keras.layers.Bidirectional)
+def _bidirectional(layer, ins, outs):
+    return sum(int(_rule(inner)(inner, ins, outs))
+               for inner in (layer.forward_layer, layer.backward_layer))
 
 
 def _rule(layer):

@@ -35,6 +35,13 @@ def test_dense_pool_and_zero_cost_layers():
     assert count_flops(model) == 4 * 4 * 4 * 2 * 4 + 4 * 4 * 4 * 2 + 2 * 5
 
 
+def test_recurrent_rules_count_gates_per_timestep():
+    gru = _model((7, 10), keras.layers.Bidirectional(
+        keras.layers.GRU(4, return_sequences=True)), keras.layers.LSTM(3))
+    assert count_flops(gru) == 2 * 7 * 3 * 4 * (10 + 4) + 7 * 4 * 3 * (8 + 3)
+    assert count_flops(_model((5, 2), keras.layers.SimpleRNN(6))) == 5 * 6 * (2 + 6)
+
+
 def test_correlation_rule_is_paper_table1():
     model = _model((4, 6, 6, 16), Correlation(kernel_size=5, dilation=2, group_size=8))
     assert count_flops(model) == 16 * 5 * 5 * 4 * 6 * 6  # C*K*K*L*H*W
