@@ -189,6 +189,8 @@ def count_flops(model):
     >>> count_flops(keras.Model(x, y)) == 8 * 8 * 4 * 3 * 3 * 3
     True
     """
+    if isinstance(model, keras.Sequential) and getattr(model, "_functional", None):
+        model = model._functional  # a built Sequential keeps its graph there
     if not hasattr(model, "_nodes_by_depth"):
         raise TypeError(f"count_flops needs a functional or Sequential model, got "
                         f"{type(model).__name__} (subclassed models have no graph)")

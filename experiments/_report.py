@@ -133,12 +133,16 @@ def write_block(doc, key, text):
         f.write(page)
 
 
-def publish(args, key, table, reading):
-    """Print ``table`` and write it, the command, date, commit and ``reading`` into the page."""
+def publish(args, key, table, reading, label="Reading"):
+    """Print ``table`` and write it, the command, date, commit and ``reading`` into the page.
+
+    ``label`` names the paragraph under the table (a claim's reading starts with
+    its verdict).
+    """
     command = "python experiments/" + os.path.basename(sys.argv[0]) + "".join(
         " " + a for a in sys.argv[1:])
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = (f"{table}\n\nReading: {reading}\n\n"
+    text = (f"{table}\n\n{label}: {reading}\n\n"
             f"Produced by `{command}` on {date}, commit {args.commit}, {args.seeds} seed(s).")
     print(text)
     write_block(args.doc, key, text)

@@ -33,6 +33,9 @@ from experiments import _report  # noqa: E402
 #: the time and their sum ~0.94, near the paper's streams (85.9 / 87.9, s+m 93.5).
 PEAK = {"agree": 2.0, "combination": 3.0}
 PAPER = {"agree": "93.5 -> 94.2 (UCF101 split 1, TSN)", "combination": "not reported"}
+CLASSES, HIDDEN, BATCH, EPOCHS = 4, (64, 64), 32, 30
+#: (samples, epochs) of --quick; the paper-sized score sets of the GPU command.
+QUICK, PAPER_SAMPLES = (120, 2), 100000
 
 
 def run(kind, seed, samples, epochs):
@@ -40,11 +43,11 @@ def run(kind, seed, samples, epochs):
     from actionzoo.data.synthetic_scores import two_stream_scores
 
     peak = PEAK[kind]
-    X_train, y_train = two_stream_scores(samples, 4, kind, peak, random_state=2 * seed)
-    X_test, y_test = two_stream_scores(samples, 4, kind, peak, random_state=2 * seed + 1)
+    X_train, y_train = two_stream_scores(samples, CLASSES, kind, peak, random_state=2 * seed)
+    X_test, y_test = two_stream_scores(samples, CLASSES, kind, peak, random_state=2 * seed + 1)
     late = LateFusion(method="avg").fit(X_train, y_train).score(X_test, y_test)
-    clf = CorrNetFusion(hidden_units=(64, 64), optimizer="adam", learning_rate=3e-3,
-                        epochs=epochs, batch_size=32, random_state=seed).fit(X_train, y_train)
+    clf = CorrNetFusion(hidden_units=HIDDEN, optimizer="adam", learning_rate=3e-3,
+                        epochs=epochs, batch_size=BATCH, random_state=seed).fit(X_train, y_train)
     fused = clf.score(X_test, y_test)
     corr_only = clf.set_params(fusion="none").score(X_test, y_test)
     return late, fused, corr_only
@@ -55,7 +58,7 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=600,
                    help="training (and as many test) score vectors per seed (default 600)")
     args = _report.parse(p, argv)
-    samples, epochs = (120, 2) if args.quick else (args.samples, 30)
+    samples, epochs = QUICK if args.quick else (args.samples, EPOCHS)
     rows, results = [], {}
     for kind in ("agree", "combination"):
         results[kind] = np.array([run(kind, seed, samples, epochs) for seed in range(args.seeds)])

@@ -12,8 +12,10 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the scripts that test a claim; paper_scale.py costs them (its own tests are below)
 SCRIPTS = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
-                 if not os.path.basename(p).startswith("_"))
+                 if not os.path.basename(p).startswith("_")
+                 and os.path.basename(p) != "paper_scale.py")
 
 
 def test_every_paper_claim_has_a_script():
@@ -106,3 +108,44 @@ def test_correlation_net_overflow_measurement():
     assert inference[("corrnet_raw", "corr4_correlation")] == float("inf")
     assert all(inference[("corrnet", f"corr{s}_correlation")] < 10 for s in (2, 3, 4))
     assert {variant for variant, *_ in rows} == {"r2d", "corrnet_raw", "corrnet"}
+
+
+def test_paper_scale_costs_a_fit_from_the_scripts_settings():
+    sys.path.insert(0, ROOT)
+    from actionzoo.flops import count_flops
+    from actionzoo.models.corrnet_fusion import corrnet_fusion_mlp
+    from experiments import corrnet_fusion, paper_scale
+
+    macs = count_flops(corrnet_fusion_mlp(4, 4, hidden_units=(64, 64)))
+    assert macs == 4 * 4 + 16 * 64 + 64 * 64 + 64 * 4  # outer product, then the MLP
+    cost = paper_scale.corrnet_fusion(quick=False)
+    samples, epochs = corrnet_fusion.PAPER_SAMPLES, corrnet_fusion.EPOCHS
+    assert len(cost.fits) == 2 and cost.video is None  # the two score regimes, no video
+    fit = cost.fits[0]
+    assert (fit.macs, fit.trained, fit.evaluated, fit.steps) == (
+        macs, samples * epochs, 2 * samples, -(-samples // 32) * epochs)
+    # 2 FLOPs a multiply-add; training 3 forward passes, evaluation 1
+    assert fit.flops == 2 * macs * (3 * samples * epochs + 2 * samples)
+
+
+def test_paper_scale_quick_table_has_every_experiment(tmp_path):
+    sys.path.insert(0, ROOT)
+    from experiments import paper_scale
+
+    page = tmp_path / "reproduction.md"
+    paper_scale.main(["--quick", "--seeds", "2", "--doc", str(page), "--tflops", "1e-6",
+                      "--step-ms", "1000", "--workers", "1"])
+    block = page.read_text()
+    rows = re.findall(r"^\| (\w+) \| `python experiments/(\w+)\.py --quick` \| (.+?) \| "
+                      r"([\d.e+]+) \| ([\d,]+) \| ([\d.]+) (s|min|h) \| (.+?) \|$", block, re.M)
+    assert [r[0] for r in rows] == list(paper_scale.EXPERIMENTS), block
+    for name, script, _, flops, steps, time_, unit, cpu in rows:
+        assert script == name
+        seconds = float(time_) * {"s": 1, "min": 60, "h": 3600}[unit]
+        # at 1 MFLOP/s and a second a step, the time is the FLOPs in millions plus the steps
+        expected = float(flops) / 1e6 + int(steps.replace(",", ""))
+        assert abs(seconds - expected) <= 0.06 * expected, (name, seconds, expected)
+        assert (cpu == "- (no video)") == (name == "corrnet_fusion")
+    assert "Assumptions: estimates, not measurements" in block and "2 seed(s)" in block
+    doc = open(os.path.join(ROOT, "docs", "reproduction.md")).read()
+    assert "<!-- results:paper_scale start -->" in doc

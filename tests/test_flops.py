@@ -42,6 +42,21 @@ def test_recurrent_rules_count_gates_per_timestep():
     assert count_flops(_model((5, 2), keras.layers.SimpleRNN(6))) == 5 * 6 * (2 + 6)
 
 
+def test_sequential_model_is_counted_through_its_graph():
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(4)])
+    assert count_flops(model) == 5 * 3 * 4
+
+
+def test_inception_resnet_residual_scaling_is_free():
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    import actionzoo.models  # noqa: F401  (registers the rule beside the backbones)
+
+    x, r = keras.Input((4, 4, 2)), keras.Input((4, 4, 2))
+    y = keras.layers.Conv2D(3, 1)(CustomScaleLayer(0.1)([x, r]))
+    assert count_flops(keras.Model([x, r], y)) == 4 * 4 * 3 * 2
+
+
 def test_correlation_rule_is_paper_table1():
     model = _model((4, 6, 6, 16), Correlation(kernel_size=5, dilation=2, group_size=8))
     assert count_flops(model) == 16 * 5 * 5 * 4 * 6 * 6  # C*K*K*L*H*W

@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from actionzoo.flops import register_flops
+
 
 @keras.saving.register_keras_serializable(package="actionzoo")
 class OuterProductCorrelation(keras.layers.Layer):
@@ -55,3 +57,8 @@ class OuterProductCorrelation(keras.layers.Layer):
         config = super().get_config()
         config.update({"normalize": self.normalize, "epsilon": self.epsilon})
         return config
+
+
+# One multiply per element of the n x m map (the row norms' squares are as many again).
+register_flops(OuterProductCorrelation)(
+    lambda layer, input_shapes, output_shapes: input_shapes[0][-1] * input_shapes[1][-1])

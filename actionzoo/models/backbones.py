@@ -11,8 +11,13 @@ from unittest import mock
 
 import keras
 import numpy as np
+from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
 
+from actionzoo.flops import register_flops
 from actionzoo.models.efficientnet_lite import efficientnet_lite0
+
+# InceptionResNetV2's residual scaling (x + scale * r): element-wise, free like Add.
+register_flops(CustomScaleLayer)(lambda layer, input_shapes, output_shapes: 0)
 
 DEFAULT_BACKBONE = "InceptionResNetV2"
 # Backbones built here, keras.applications-style (include_top, weights, input_shape, pooling);
