@@ -258,7 +258,8 @@ EXPERIMENTS = {"stc_net": stc_net, "correlation_net": correlation_net, "stfn": s
 
 
 def input_seconds(costs, quick):
-    """Per-core seconds to decode one video of each size, and to compute one flow pair."""
+    """Per-core seconds to decode one video of each size, and (seconds, size) of one flow
+    pair (``None`` when no experiment computes flow)."""
     import numpy as np
 
     from actionzoo.data import SYNTHETIC_CLASSES, compute_flow, read_video, write_video
@@ -275,15 +276,32 @@ def input_seconds(costs, quick):
             write_video(path, render_video(SYNTHETIC_CLASSES[0], frames,
                                            np.random.default_rng(0), width=width,
                                            height=height, fps=FPS), FPS)
-            start = time.perf_counter()
-            video = read_video(path)
-            decode[cost.video] = time.perf_counter() - start
+            video = read_video(path)  # once untimed: the decoder's first-use costs
+            decode[cost.video] = fastest(lambda path=path: read_video(path), 1 if quick else 3)
             if cost.flow_pairs and flow is None:
-                pairs = 1 if quick else 3
-                start = time.perf_counter()
-                compute_flow(video[:pairs + 1])
-                flow = (time.perf_counter() - start) / pairs
+                frames = video[:2 if quick else 4]
+                seconds = fastest(lambda frames=frames: compute_flow(frames), 1)
+                flow = seconds / (len(frames) - 1), (width, height)
     return decode, flow
+
+
+def fastest(work, repeats):
+    """The shortest of ``repeats`` timings of ``work()`` in seconds (the least disturbed
+    by the other processes of a shared machine)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def multiply_adds(count):
+    """A count with its G / M / k prefix, three significant digits."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= scale:
+            return f"{count / scale:.3g} {prefix}"
+    return str(count)
 
 
 def duration(seconds):
@@ -299,7 +317,7 @@ def duration(seconds):
 def table(costs, seeds, decode, flow, args):
     rows = []
     for name, cost in costs.items():
-        per_clip = "; ".join(f"{n} {m / 1e9:.3g} G" for n, m in
+        per_clip = "; ".join(f"{n} {multiply_adds(m)}" for n, m in
                              dict.fromkeys((f.network, f.macs) for f in cost.fits))
         flops = seeds * sum(f.flops for f in cost.fits)
         steps = seeds * sum(f.steps for f in cost.fits)
@@ -307,7 +325,8 @@ def table(costs, seeds, decode, flow, args):
         if cost.video is None:
             cpu = "- (no video)"
         else:
-            work = seeds * cost.decoded * decode[cost.video] + cost.flow_pairs * (flow or 0.0)
+            work = seeds * cost.decoded * decode[cost.video] + cost.flow_pairs * (
+                flow[0] if flow else 0.0)
             cpu = duration(work / args.workers)
         rows.append((name, f"`{cost.command}`", per_clip, f"{flops:.3g}", f"{steps:,}",
                      duration(gpu), cpu))
@@ -340,10 +359,11 @@ def main(argv=None):
         for name, cost in costs.items():
             cost.command = f"python experiments/{name}.py --quick"
     decode, flow = input_seconds(costs, args.quick)
-    timings = "; ".join(f"decoding a {w}x{h} video of {n} frames {s:.2f} s"
+    timings = "; ".join(f"decoding a {w}x{h} video of {n} frames {s * 1e3:.0f} ms"
                         for (w, h, n), s in decode.items())
     if flow is not None:
-        timings += f"; optical flow {flow:.2f} s a frame pair (the library's default method)"
+        timings += (f"; optical flow {flow[0] * 1e3:.0f} ms a frame pair at "
+                    f"{flow[1][0]}x{flow[1][1]} (the library's default method)")
     note = (f"estimates, not measurements (nothing here ran on a GPU). GPU time: the FLOPs "
             f"at an assumed sustained {args.tflops:g} TFLOP/s plus an assumed "
             f"{args.step_ms:g} ms per optimizer step; CPU input time: per-core timings "
