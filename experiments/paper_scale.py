@@ -131,7 +131,7 @@ def correlation_net(quick):
 
     name = "quick" if quick else "paper"
     s, video = script.SCALES[name], script.VIDEO[name]
-    groups = 3 if quick else 120
+    groups = 3 if quick else 120  # the script's --quick default; the paper command's --groups
     train, test = split(4 * 2, groups)
     fits = []
     for variant in script.VARIANTS:
@@ -157,7 +157,7 @@ def backbones(scale, specs):
     """Each stream's backbone as the estimators build it: ``{kind: (multiply-adds, width)}``."""
     from actionzoo.estimators._stream_features import build_backbone
 
-    return {kind: network(("backbone", kind, spec if isinstance(spec, str) else "tiny",
+    return {kind: network(("backbone", kind, spec if isinstance(spec, str) else id(spec),
                            scale["frame_size"]),
                           lambda kind=kind, spec=spec: build_backbone(
                               kind, spec, None, scale["frame_size"], 10, 0)[0])
@@ -223,8 +223,8 @@ def multi_stream_gru(quick):
     fits = [Fit(f"{names[kind]} backbone", streams[kind][0], 0, (train + test) * lengths[kind])
             for kind in lengths]
     n_classes = s["data"]["num_classes"]
-    # per seed, the stream sets fit 3 spatial, 2 temporal and 1 audio sequence classifiers
-    for kind, count in (("rgb", 3), ("flow", 2), ("audio", 1)):
+    for kind in lengths:  # per seed, one sequence classifier per stream of each stream set
+        count = sum(names[kind] in streams_set for streams_set in script.STREAMS)
         dim = streams[kind][1]
         size, _ = network(("gru", dim, lengths[kind], s["units"]),
                           lambda dim=dim, kind=kind: sequence_classifier(

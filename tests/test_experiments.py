@@ -128,6 +128,23 @@ def test_paper_scale_costs_a_fit_from_the_scripts_settings():
     assert fit.flops == 2 * macs * (3 * samples * epochs + 2 * samples)
 
 
+def test_paper_scale_counts_each_scripts_own_backbones():
+    sys.path.insert(0, ROOT)
+    from actionzoo.flops import count_flops
+    from actionzoo.models import frame_embedding_model
+    from experiments import multi_stream_gru, paper_scale
+    from tests.estimators.demo_videos import tiny_image_backbone
+
+    paper_scale.stfn(quick=True)  # its tiny backbones are another width
+    cost = paper_scale.multi_stream_gru(quick=True)
+    width = multi_stream_gru.SCALES["quick"]["width"]
+    spatial = count_flops(frame_embedding_model(tiny_image_backbone(3, width=width)))
+    assert cost.fits[0].network == "spatial backbone" and cost.fits[0].macs == spatial
+    # the three stream sets train the spatial GRU three times, temporal twice, audio once
+    gru = [f.network for f in cost.fits if f.network.endswith("GRU")]
+    assert gru == ["spatial GRU"] * 3 + ["temporal GRU"] * 2 + ["audio GRU"]
+
+
 def test_paper_scale_quick_table_has_every_experiment(tmp_path):
     sys.path.insert(0, ROOT)
     from experiments import paper_scale
