@@ -146,9 +146,7 @@ def correlation_net(quick):
                         2 * test * s["test_clips"],  # test clips, then played backwards
                         math.ceil(train / s["batch_size"]) * s["epochs"]))
     decoded = len(script.VARIANTS) * (train * s["epochs"] + test) + test
-    # the Correlation layer's compiled C++ op has CPU kernels only; without it the layer
-    # runs its XLA implementation, on the GPU
-    return Cost("ACTIONZOO_CORRELATION_OP=0 python experiments/correlation_net.py "
+    return Cost("python experiments/correlation_net.py "
                 "--scale paper --device gpu --groups 120",
                 fits, (*video["size"], video["num_frames"]), decoded)
 

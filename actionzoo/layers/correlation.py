@@ -19,7 +19,8 @@ Three implementations give the same numbers:
 - :func:`correlation_xla` — the same graph compiled with XLA
   (TensorFlow backend; fallback and test reference);
 - the C++ TensorFlow custom op in :mod:`actionzoo.layers._correlation_op`
-  (compiled on first use; float32 on CPU), the default on TensorFlow.
+  (compiled on first use; float32 on CPU), the default on TensorFlow when
+  no GPU is visible.
 """
 import functools
 import logging
@@ -119,12 +120,22 @@ def _in_xla_context():
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
+def _gpu_visible():
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def _tensorflow_correlation(x, kernel, kernel_size, dilation, group_size):
-    """Pick the fastest available TensorFlow implementation."""
+    """Pick the fastest available TensorFlow implementation.
+
+    The C++ op has a CPU kernel only: where TensorFlow sees a GPU, the XLA
+    graph runs there instead of copying every correlation to the host.
+    """
     from actionzoo.layers import _correlation_op
 
     if (x.dtype == "float32" and kernel_size <= _correlation_op.MAX_KERNEL_SIZE
-            and not _in_xla_context() and _correlation_op.available()):
+            and not _in_xla_context() and not _gpu_visible() and _correlation_op.available()):
         return _correlation_op.correlation(x, kernel, kernel_size, dilation, group_size)
     if _in_xla_context():  # already inside an XLA cluster: inline the graph
         return correlation_ops(x, kernel, kernel_size, dilation, group_size)

@@ -389,3 +389,32 @@ def test_custom_op_displacement_path(shape, k, d, g):
     got = _grads(lambda a, w: _correlation_op.correlation(a, w, k, d, g), x, kernel)
     for r, gx in zip(ref, got, strict=True):
         np.testing.assert_allclose(np.asarray(gx), np.asarray(r), rtol=1e-4, atol=1e-3)
+
+
+def _traced_op_types(layer, x):
+    import tensorflow as tf
+
+    graph = tf.function(layer).get_concrete_function(
+        tf.TensorSpec(x.shape, tf.float32)).graph
+    return {op.type for op in graph.get_operations()}
+
+
+@pytest.mark.skipif(not _correlation_op.available(), reason="C++ op could not be built")
+def test_custom_op_is_used_only_where_no_gpu_is_visible(monkeypatch):
+    """The C++ op has a CPU kernel only: with a GPU visible the layer traces the
+    XLA graph instead (this machine has no GPU, so TensorFlow's device list is
+    replaced by one that names a GPU), with the same numbers."""
+    import tensorflow as tf
+
+    x, kernel = _data(3, 4, shape=(1, 2, 5, 6))
+    layer = Correlation(3, 1, 4)
+    layer.build(x.shape)
+    layer.kernel.assign(kernel)
+    assert "ActionzooCorrelation" in _traced_op_types(layer, x)
+    gpu = tf.config.LogicalDevice(name="/device:GPU:0", device_type="GPU")
+    real = tf.config.list_logical_devices
+    monkeypatch.setattr(tf.config, "list_logical_devices",
+                        lambda kind=None: [gpu] if kind == "GPU" else real(kind))
+    assert "ActionzooCorrelation" not in _traced_op_types(layer, x)
+    np.testing.assert_allclose(np.asarray(layer(x)), numpy_correlation(x, kernel, 3, 1, 4),
+                               rtol=1e-4, atol=1e-5)
