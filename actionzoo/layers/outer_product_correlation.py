@@ -28,7 +28,7 @@ class OuterProductCorrelation(keras.layers.Layer):
     >>> import numpy as np
     >>> layer = OuterProductCorrelation()
     >>> u = np.array([[1.0, -2.0]], "float32"); v = np.array([[3.0, 4.0]], "float32")
-    >>> np.round(np.asarray(layer([u, v])), 2).tolist()
+    >>> np.round(np.asarray(layer([u, v]), dtype="float64"), 2).tolist()
     [[[0.6, 0.8], [-0.6, -0.8]]]
     """
 
