@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "reproduction.md")
 
@@ -64,6 +66,28 @@ def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def verdict(claimed, baseline):
+    """The reading's first word for the claim "``claimed`` scores above ``baseline``".
+
+    Both are per-seed scores of the same seeds. "reproduced": the mean
+    difference is above the seed-to-seed spread; "not shown": below minus
+    the spread; "on par": within it. The spread is the larger sample standard
+    deviation over seeds of the two (0 with one seed, where any difference
+    decides).
+
+    Examples
+    --------
+    >>> verdict([0.9, 0.8], [0.5, 0.6]), verdict([0.5, 0.7], [0.6, 0.6])
+    ('reproduced', 'on par')
+    """
+    claimed, baseline = np.asarray(claimed, float), np.asarray(baseline, float)
+    spread = max((np.std(s, ddof=1) if len(s) > 1 else 0.0) for s in (claimed, baseline))
+    difference = claimed.mean() - baseline.mean()
+    if difference > spread:
+        return "reproduced"
+    return "not shown" if difference < -spread else "on par"
 
 
 def _commit():

@@ -76,6 +76,26 @@ def test_correlation_net_puts_the_paper_beside_ours_for_each_variant(tmp_path):
     assert corrnet and raw, block
     assert all(0 < float(m.group(1)) < 100 for m in (corrnet, raw)), "a finite training loss"
     assert "16 training / 8 test videos; chance 0.25" in block
+    assert "Reading: not shown: this run has no CorrNet-26 (normalised) and baseline" in block
+
+
+def test_verdict_compares_the_mean_difference_with_the_seed_to_seed_spread():
+    sys.path.insert(0, ROOT)
+    from experiments import _report, correlation_net
+
+    assert _report.verdict([0.9, 0.8], [0.5, 0.6]) == "reproduced"
+    assert _report.verdict([0.5, 0.6], [0.9, 0.8]) == "not shown"
+    assert _report.verdict([0.5, 0.7], [0.6, 0.6]) == "on par"  # spread 0.14 > 0
+    assert _report.verdict([0.31], [0.30]) == "reproduced"  # one seed: no spread
+    rows = [dict(variant=v, seed=s, test=a) for v, accs in
+            (("corrnet", (0.9, 0.8)), ("r2plus1d", (0.5, 0.6)), ("r2d", (0.85, 0.7)))
+            for s, a in enumerate(accs)]
+    assert correlation_net.claim_verdict(rows).startswith("on par; ")
+    rows[-1]["test"] = rows[-2]["test"] = 0.3
+    assert correlation_net.claim_verdict(rows).startswith("reproduced; ")
+    rows[0]["test"] = rows[1]["test"] = 0.1
+    assert correlation_net.claim_verdict(rows).startswith("not shown; ")
+    assert correlation_net.claim_verdict(rows[:2]).startswith("not shown: ")
 
 
 def test_correlation_net_overflow_measurement():
