@@ -31,8 +31,8 @@ Two measurements (the optional first argument):
 
 Commands::
 
-    python experiments/correlation_net.py --groups 30 --epochs 20 --seeds 2   # the page's run
-    python experiments/correlation_net.py --groups 120 --seeds 2   # 640 / 320 videos
+    python experiments/correlation_net.py --groups 60 --seeds 2   # the page's run
+    python experiments/correlation_net.py --groups 120 --seeds 2  # 640 / 320 videos
     python experiments/correlation_net.py --quick           # seconds; the test suite
     python experiments/correlation_net.py overflow
     # paper resolution on one GPU (16 frames, 112x112 crops, full width, K=7, D=2,
@@ -40,13 +40,14 @@ Commands::
     python experiments/correlation_net.py --scale paper --device gpu --groups 120
 
 The page's run is the largest that fits in about 40 minutes on this 2-core
-machine shared by several concurrent jobs. Measured there for one seed
-(``--seeds 1``), while the load average rose from 2 to 8: at ``--groups 30``
-(160 / 80 videos) and 20 epochs (400 steps) CorrNet-26 153 s, R(2+1)D-26
-282 s, R2D-26 221 s, 11 minutes for the three; at ``--groups 60`` (320 / 160
-videos), load 9, five epochs of R(2+1)D-26 took 323 s, so 20 epochs there
-(three variants, two seeds) would take about two hours (an estimate from
-that rate). ``--groups 120 --seeds 2`` (the 640-video comparison) is the
+machine shared by several concurrent jobs (load average 6 to 9). Measured
+there: the three variants at ``--groups 30`` (160 / 80 videos), 20 epochs
+(400 steps), two seeds took 17 minutes (one seed: CorrNet-26 148-229 s,
+R(2+1)D-26 120-223 s, R2D-26 130-153 s), and none of them rose above chance;
+``--groups 60`` (320 / 160 videos, 800 steps) doubles the steps, so about
+35 minutes (an estimate from that rate; five epochs of R(2+1)D-26 alone took
+323 s at load 9 while other jobs of ours ran). ``--groups 120 --seeds 2``
+(the 640-video comparison) would take about 70 minutes there; it is the
 command for an idle machine.
 """
 import os
