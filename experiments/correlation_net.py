@@ -144,19 +144,9 @@ def paper_figures(variant):
 
 def table(rows):
     """One row per variant and seed (training loss every fourth epoch), then per-variant means."""
-    epochs = range(0, len(rows[0]["loss"]), 4)
-    header = ["model", "paper top-1 % (Kinetics / Something v1 / Diving48, L=16)", "seed",
-              "test acc.", "time-reversed test acc.",
-              "training loss, epochs " + " / ".join(str(e + 1) for e in epochs), "seconds"]
-    lines = [(NAMES[r["variant"]], paper_figures(r["variant"]), r["seed"], r["test"],
-              r["reversed"], " / ".join(f"{r['loss'][e]:.2f}" for e in epochs),
-              f"{r['seconds']:.0f}") for r in rows]
-    if len({r["seed"] for r in rows}) > 1:
-        for variant, mine in by_variant(rows).items():
-            lines.append((NAMES[variant], paper_figures(variant), "mean",
-                          float(np.mean([r["test"] for r in mine])),
-                          float(np.mean([r["reversed"] for r in mine])), "", ""))
-    return _report.markdown_table(header, lines)
+    return _report.seed_table(rows, "model", NAMES,
+                              "paper top-1 % (Kinetics / Something v1 / Diving48, L=16)",
+                              paper_figures, range(0, len(rows[0]["loss"]), 4))
 
 
 def by_variant(rows):
