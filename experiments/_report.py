@@ -106,6 +106,30 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def seed_table(rows, model_header, names, paper_header, paper, epochs):
+    """The table of a comparison of video networks over seeds.
+
+    One line per row of ``rows`` (dicts with ``variant``, ``seed``, ``test``
+    and ``reversed`` accuracy, the training ``loss`` per epoch and
+    ``seconds``): the model's name (``names[variant]``), the paper's figure
+    (``paper(variant)``), seed, both accuracies, the loss at the 0-based
+    ``epochs`` and the seconds; then, with several seeds, each variant's mean
+    accuracies.
+    """
+    header = [model_header, paper_header, "seed", "test acc.", "time-reversed test acc.",
+              "training loss, epochs " + " / ".join(str(e + 1) for e in epochs), "seconds"]
+    lines = [(names[r["variant"]], paper(r["variant"]), r["seed"], r["test"], r["reversed"],
+              " / ".join(f"{r['loss'][e]:.2f}" for e in epochs), f"{r['seconds']:.0f}")
+             for r in rows]
+    if len({r["seed"] for r in rows}) > 1:
+        for variant in dict.fromkeys(r["variant"] for r in rows):
+            mine = [r for r in rows if r["variant"] == variant]
+            lines.append((names[variant], paper(variant), "mean",
+                          float(np.mean([r["test"] for r in mine])),
+                          float(np.mean([r["reversed"] for r in mine])), "", ""))
+    return markdown_table(header, lines)
+
+
 def _commit():
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,

@@ -18,6 +18,25 @@ SCRIPTS = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
                  and os.path.basename(p) != "paper_scale.py")
 
 
+def torchvision_r2plus1d_checkpoint(directory):
+    """A randomly initialised torchvision R(2+1)D-18 state dict, saved by torch (126 MB)."""
+    import torch
+
+    from tests.convert.torch_video_resnet import VideoResNet
+
+    torch.manual_seed(0)
+    path = directory / "r2plus1d_18-random.pth"
+    torch.save(VideoResNet("r2plus1d_18").state_dict(), path)
+    return path
+
+
+def quick_options(script, directory):
+    """Options a script's quick run needs besides --quick --seeds 1 --doc."""
+    if os.path.basename(script) == "corrnet_pretrained.py":  # starts from a checkpoint file
+        return ["--checkpoint", str(torchvision_r2plus1d_checkpoint(directory))]
+    return []
+
+
 def test_every_paper_claim_has_a_script():
     names = {os.path.basename(p) for p in SCRIPTS}
     assert {"corrnet_fusion.py", "multi_stream_gru.py", "stc_net.py", "stfn.py"} <= names
@@ -29,7 +48,8 @@ def test_quick_run_writes_its_table_between_markers(script, tmp_path):
     page.write_text("# page\n\nhand-written text stays\n")
     doc = os.path.join(ROOT, "docs", "reproduction.md")
     before = open(doc).read()
-    run = subprocess.run([sys.executable, script, "--quick", "--seeds", "1", "--doc", str(page)],
+    run = subprocess.run([sys.executable, script, "--quick", "--seeds", "1", "--doc", str(page)]
+                         + quick_options(script, tmp_path),
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     text = page.read_text()
@@ -94,6 +114,78 @@ def test_correlation_net_puts_the_paper_beside_ours_for_each_variant(tmp_path):
     assert corrnet and raw, block
     assert all(0 < float(m.group(1)) < 100 for m in (corrnet, raw)), "a finite training loss"
     assert "16 training / 8 test videos; chance 0.25" in block
+    assert "Reading: not shown: this run has no CorrNet-26 (normalised) and baseline" in block
+
+
+def test_verdict_compares_the_mean_difference_with_the_seed_to_seed_spread():
+    sys.path.insert(0, ROOT)
+    from experiments import _report, correlation_net
+
+    assert _report.verdict([0.9, 0.8], [0.5, 0.6]) == "reproduced"
+    assert _report.verdict([0.5, 0.6], [0.9, 0.8]) == "not shown"
+    assert _report.verdict([0.5, 0.7], [0.6, 0.6]) == "on par"  # spread 0.14 > 0
+    assert _report.verdict([0.31], [0.30]) == "reproduced"  # one seed: no spread
+    rows = [dict(variant=v, seed=s, test=a) for v, accs in
+            (("corrnet", (0.9, 0.8)), ("r2plus1d", (0.5, 0.6)), ("r2d", (0.85, 0.7)))
+            for s, a in enumerate(accs)]
+    assert correlation_net.claim_verdict(rows).startswith("on par; ")
+    rows[-1]["test"] = rows[-2]["test"] = 0.3
+    assert correlation_net.claim_verdict(rows).startswith("reproduced; ")
+    rows[0]["test"] = rows[1]["test"] = 0.1
+    assert correlation_net.claim_verdict(rows).startswith("not shown; ")
+    assert correlation_net.claim_verdict(rows[:2]).startswith("not shown: ")
+
+
+def test_corrnet_pretrained_without_the_weights_offline_names_the_file_and_url(tmp_path):
+    page = tmp_path / "reproduction.md"
+    script = os.path.join(ROOT, "experiments", "corrnet_pretrained.py")
+    env = dict(os.environ, ACTIONZOO_OFFLINE="1", ACTIONZOO_HOME=str(tmp_path / "home"))
+    run = subprocess.run([sys.executable, script, "--seeds", "1", "--doc", str(page)], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stderr[-3000:]
+    message = run.stderr.strip().splitlines()
+    assert message[-2].startswith("corrnet_pretrained: ACTIONZOO_OFFLINE is set"), message
+    assert "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth" in message[-2]
+    place = f"place that file in {tmp_path / 'home' / 'sources'}, or pass --checkpoint PATH"
+    assert "r2plus1d_18-91a641e6.pth" in message[-1] and place in message[-1], message
+    assert not page.exists(), "nothing is written without the weights"
+
+
+def test_corrnet_pretrained_rejects_a_file_that_is_no_checkpoint(tmp_path):
+    bad = tmp_path / "r2plus1d_18.pth"
+    bad.write_bytes(b"not a checkpoint")
+    script = os.path.join(ROOT, "experiments", "corrnet_pretrained.py")
+    run = subprocess.run([sys.executable, script, "--quick", "--seeds", "1", "--checkpoint",
+                          str(bad), "--doc", str(tmp_path / "page.md")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1
+    assert f"corrnet_pretrained: --checkpoint {bad}: " in run.stderr, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+
+
+def test_corrnet_pretrained_table_and_reading():
+    """Paper's from-scratch counterpart beside each variant, means, and the verdict word."""
+    sys.path.insert(0, ROOT)
+    from experiments import corrnet_pretrained
+
+    rows = [dict(variant=v, seed=s, test=a, reversed=0.1, loss=[1.4, 1.0, 0.7, 0.5, 0.3],
+                 seconds=12.0)
+            for s, (plain, corr) in enumerate(((0.80, 0.90), (0.70, 0.85)))
+            for v, a in (("plain", plain), ("correlation", corr))]
+    table = corrnet_pretrained.table(rows, "registry entry r2plus1d_18.kinetics400")
+    assert "| model (backbone: registry entry r2plus1d_18.kinetics400) |" in table
+    assert "training loss, epochs 1 / 2 / 4 / 5 |" in table
+    assert ("| R(2+1)D-18 + correlation blocks | CorrNet-26 from scratch: 73.4 / 38.5 / 27.0 | "
+            "1 | 0.850 | 0.100 | 1.40 / 1.00 / 0.50 / 0.30 | 12 |") in table
+    assert ("| R(2+1)D-18 | R(2+1)D-26 from scratch: 69.9 / 35.4 / 22.7 | mean | 0.750 | "
+            "0.100 |  |  |") in table
+    reading = corrnet_pretrained.reading(rows, "16 training / 8 test videos", "x")
+    assert reading.startswith("reproduced; the correlation blocks raise"), reading
+    assert "0.875 with the blocks vs 0.750 without, higher in 2/2 seeds" in reading
+    assert "it has no pretrained-backbone ablation" in reading
+    for row in rows:
+        row["test"] = 0.5
+    assert corrnet_pretrained.reading(rows, "", "x").startswith("on par; ")
 
 
 def test_correlation_net_overflow_measurement():
