@@ -123,10 +123,10 @@ def test_verdict_compares_the_mean_difference_with_the_seed_to_seed_spread():
 
     assert _report.verdict([0.9, 0.8], [0.5, 0.6]) == "reproduced"
     assert _report.verdict([0.5, 0.6], [0.9, 0.8]) == "not shown"
-    assert _report.verdict([0.5, 0.7], [0.6, 0.6]) == "on par"  # spread 0.14 > 0
+    assert _report.verdict([0.5, 0.7], [0.6, 0.6]) == "on par"  # no mean difference
     assert _report.verdict([0.31], [0.30]) == "reproduced"  # one seed: no spread
     rows = [dict(variant=v, seed=s, test=a) for v, accs in
-            (("corrnet", (0.9, 0.8)), ("r2plus1d", (0.5, 0.6)), ("r2d", (0.85, 0.7)))
+            (("corrnet", (0.9, 0.8)), ("r2plus1d", (0.5, 0.6)), ("r2d", (0.85, 0.82)))
             for s, a in enumerate(accs)]
     assert correlation_net.claim_verdict(rows).startswith("on par; ")
     rows[-1]["test"] = rows[-2]["test"] = 0.3
