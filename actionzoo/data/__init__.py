@@ -17,7 +17,8 @@ Everything the models eat comes through here, from real encoded files:
 * datasets -- :func:`load_ucf101`, :func:`load_hmdb51`, :func:`load_folder`
   (one sub-folder per class), :func:`ucf101_groups`,
   :func:`make_synthetic_dataset` (recording its parameters; see
-  :func:`needs_generation`).
+  :func:`needs_generation`), :func:`make_arrangement_dataset` (the
+  two-stream fusion mechanism benchmark).
 
 The TensorFlow parts (:mod:`.pipeline`, :mod:`.records`) are imported on
 first use (PEP 562), so decoding worker processes
@@ -81,6 +82,7 @@ from .sampling import (
     read_sampled,
 )
 from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset, needs_generation
+from .synthetic_arrangement import make_arrangement_dataset, render_arrangement
 from .transforms import (
     CenterCrop,
     Compose,
@@ -118,6 +120,7 @@ __all__ = [
     "VIDEO_EXTENSIONS", "VideoSplit", "load_folder", "load_ucf101", "load_hmdb51", "ucf101_groups",
     "write_video",
     "SYNTHETIC_CLASSES", "make_synthetic_dataset", "needs_generation",
+    "make_arrangement_dataset", "render_arrangement",
     "RecordVideo", "make_record_dataset", "prepare", "spectrogram_examples",
 ]
 

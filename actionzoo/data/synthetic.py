@@ -278,30 +278,41 @@ def make_synthetic_dataset(root, *, num_classes=10, groups=6, clips_per_group=4,
             for k in range(1, clips_per_group + 1)]
     for name in classes:
         os.makedirs(os.path.join(root, name), exist_ok=True)
-    n_jobs = min(os.cpu_count() or 1, 4) if n_jobs is None else int(n_jobs)
-    bar = tqdm(total=len(jobs), desc="synthetic videos", disable=verbose <= 0, unit="video")
-    if n_jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-            results = []
-            for result in pool.imap(_make_one, jobs, chunksize=4):
-                results.append(result)
-                bar.update()
-    else:
-        results = []
-        for job in jobs:
-            results.append(_make_one(job))
-            bar.update()
-    bar.close()
+    results = _run_jobs(_make_one, jobs, n_jobs, verbose)
     records = {"root": root, "classes": classes, "paths": [], "labels": [], "has_audio": []}
     for rel, label, has_audio in results:
         records["paths"].append(rel)
         records["labels"].append(label)
         records["has_audio"].append(has_audio)
     _write_splits(root, classes, records, groups)
+    _write_record(root, params)
+    return records
+
+
+def _run_jobs(make_one, jobs, n_jobs, verbose):
+    """``[make_one(job) for job in jobs]`` in ``n_jobs`` worker processes (default:
+    the number of CPUs, at most 4), in order, with a progress bar when ``verbose > 0``."""
+    n_jobs = min(os.cpu_count() or 1, 4) if n_jobs is None else int(n_jobs)
+    bar = tqdm(total=len(jobs), desc="synthetic videos", disable=verbose <= 0, unit="video")
+    results = []
+    if n_jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+            for result in pool.imap(make_one, jobs, chunksize=4):
+                results.append(result)
+                bar.update()
+    else:
+        for job in jobs:
+            results.append(make_one(job))
+            bar.update()
+    bar.close()
+    return results
+
+
+def _write_record(root, params):
+    """Write ``params`` to ``root``'s :data:`GENERATION_FILE` (once every video is written)."""
     with open(os.path.join(root, GENERATION_FILE), "w") as fh:
         json.dump(params, fh, indent=2)
         fh.write("\n")
-    return records
 
 
 _DEFAULTS = dict(num_classes=10, groups=6, clips_per_group=4, num_frames=(40, 60), width=320,
@@ -338,19 +349,22 @@ def _format(params):
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
-def _recorded(root):
+def _recorded(root, normalize=None):
+    """The parameters ``root``'s :data:`GENERATION_FILE` records (None without one), through
+    ``normalize`` (default :func:`generation_parameters`)."""
+    normalize = generation_parameters if normalize is None else normalize
     path = os.path.join(root, GENERATION_FILE)
     if not os.path.isfile(path):
         return None
     try:
         with open(path) as fh:
-            return generation_parameters(**json.load(fh))
+            return normalize(**json.load(fh))
     except (ValueError, TypeError) as err:
         raise DataError(path, f"unreadable generation record ({err})") from None
 
 
-def _check_recorded(root, params):
-    recorded = _recorded(root)
+def _check_recorded(root, params, normalize=None):
+    recorded = _recorded(root, normalize)
     if recorded is not None and recorded != params:
         raise DataError(root, f"holds a synthetic dataset generated with {_format(recorded)}, "
                               f"not the requested {_format(params)}; use another folder or "
