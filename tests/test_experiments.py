@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -258,3 +260,29 @@ def test_paper_scale_quick_table_has_every_experiment(tmp_path):
     assert "Assumptions: estimates, not measurements" in block and "2 seed(s)" in block
     doc = open(os.path.join(ROOT, "docs", "reproduction.md")).read()
     assert "<!-- results:paper_scale start -->" in doc
+
+
+def test_stc_net_teacher_is_the_imagenet_efficientnet_with_the_registry_preprocessing():
+    """The knowledge-transfer experiment's 2D teacher is the converted ImageNet network,
+    without its classifier, and its input scaling is the registry entry's."""
+    sys.path.insert(0, ROOT)
+    from actionzoo import weights
+    from actionzoo.models.efficientnet_lite import efficientnet_lite0
+    from experiments import stc_net
+
+    teacher, preprocess = stc_net.imagenet_teacher(32)
+    imagenet = efficientnet_lite0(weights="imagenet", input_shape=(32, 32, 3))
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 3, 32, 32, 3)).astype("float32")
+    frames = preprocess(pixels)
+    # the registry's Preprocessing of the ImageNet entry: (x - 127) / 128
+    assert preprocess.__self__ == weights.pretrained_info(stc_net.TEACHER).preprocessing
+    np.testing.assert_allclose(frames, (pixels - 127.0) / 128.0, rtol=1e-6, atol=1e-6)
+    images = frames.reshape(6, 32, 32, 3)
+    features = np.asarray(teacher(images))
+    assert features.shape == (6, 1280) and np.abs(features).max() > 0
+    pooled = keras.Model(imagenet.input, imagenet.get_layer("avg_pool").output)
+    np.testing.assert_allclose(features, np.asarray(pooled(images)), rtol=1e-5, atol=1e-5)
+    # the ImageNet classifier on the teacher's features gives the network's logits
+    head = imagenet.get_layer("predictions")
+    np.testing.assert_allclose(np.asarray(head(features)), np.asarray(imagenet(images)),
+                               rtol=1e-4, atol=1e-4)
