@@ -61,6 +61,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from experiments import _data, _report  # noqa: E402
 
 VARIANTS = ("corrnet", "corrnet_raw", "r2d", "r2plus1d")
+#: The variants a run trains unless ``--variants`` names others.
+DEFAULT_VARIANTS = ("corrnet", "r2plus1d", "r2d")
 NAMES = {"corrnet": "CorrNet-26", "corrnet_raw": "CorrNet-26, raw correlation",
          "r2d": "R2D-26", "r2plus1d": "R(2+1)D-26"}
 
@@ -240,7 +242,7 @@ def main(argv=None):
                    help="demo groups per class (default 30: 160 training / 80 test videos; "
                         "120: 640 / 320; 3 with --quick)")
     p.add_argument("--variants", nargs="+", choices=VARIANTS,
-                   default=["corrnet", "r2plus1d", "r2d"],
+                   default=list(DEFAULT_VARIANTS),
                    help="models to train (default: CorrNet-26, R(2+1)D-26, R2D-26; "
                         "corrnet_raw: CorrNet-26 with the raw dot product)")
     p.add_argument("--epochs", type=int, default=None, help="override the scale's epochs")

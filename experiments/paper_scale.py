@@ -140,7 +140,7 @@ def correlation_net(quick):
     groups = 3 if quick else 120  # the script's --quick default; the paper command's --groups
     train, test = split(4 * 2, groups)
     fits = []
-    for variant in script.VARIANTS:
+    for variant in script.DEFAULT_VARIANTS:
         base = variant.replace("_raw", "")  # the raw correlation has the same multiply-adds
         size, _ = network(
             ("correlation_net", base, s["clip_length"], s["crop_size"], s["width"]),
@@ -151,7 +151,7 @@ def correlation_net(quick):
         fits.append(Fit(script.NAMES[variant], size, train * s["epochs"],
                         2 * test * s["test_clips"],  # test clips, then played backwards
                         math.ceil(train / s["batch_size"]) * s["epochs"]))
-    decoded = len(script.VARIANTS) * (train * s["epochs"] + test) + test
+    decoded = len(script.DEFAULT_VARIANTS) * (train * s["epochs"] + test) + test
     return Cost("python experiments/correlation_net.py "
                 "--scale paper --device gpu --groups 120",
                 fits, (*video["size"], video["num_frames"]), decoded)
