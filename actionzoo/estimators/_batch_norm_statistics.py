@@ -6,14 +6,15 @@ training but with its moving averages in inference, and a moving average with
 variance 1) after ``steps`` updates. Meanwhile the convolution weights grow
 freely (BatchNorm makes the loss invariant to their scale), so a short fit
 leaves statistics that pass each layer's scale through in inference and
-compound over a deep network: a 26-layer CorrelationNet fitted for 2 steps at
-SGD lr 0.1 reaches logits of ``inf`` (NaN probabilities).
+compound over a deep network: the 26-layer CorrelationNet of its docstring
+example, fitted for 2 steps at SGD lr 0.1, computes NaN logits
+(``python benchmarks/batch_norm_recalibration.py``).
 
 :func:`recalibrate_batch_norm` recomputes the statistics as in PreciseBN
 (Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021) and SWA's
 ``bn_update``: forward passes in training mode over training batches, no
-weight update, and each layer's moving mean and variance set to the average
-of the per-batch means and variances. It runs only when the moving averages
+weight update, and each layer's moving mean and variance set to those of its
+input over all the samples read. It runs only when the moving averages
 are stale (:func:`statistics_are_stale`): a long fit keeps the statistics Keras
 trained.
 """
@@ -69,12 +70,14 @@ def recalibrate_batch_norm(model, data, max_batches=MAX_BATCHES):
     Each batch runs through ``model`` in training mode (dropout included,
     drawn from the random state the caller seeded) with every layer's
     momentum set to 0, so after the pass its moving statistics are the
-    batch's own: the per-channel mean and the biased variance that Keras
-    normalises with in training and averages into ``moving_variance``. The
-    recalibrated variance is the mean of the batch variances (what Keras'
-    moving average converges to on these batches, without the spread of the
-    batch means), as in PreciseBN. Momenta and trainable weights are left as
-    they were; no gradient is taken.
+    batch's own: the per-channel mean and (biased) variance Keras normalises
+    with in training. They are pooled, weighted by the batch sizes, into the
+    mean and variance of the layer's input over all the samples read
+    (``E[x^2] - E[x]^2``, float64): the variance includes the spread of the
+    batch means, which PreciseBN's average of per-batch variances leaves out
+    and which matters for late layers whose batches hold a few values per
+    channel. Momenta and trainable weights are left as they were; no
+    gradient is taken.
     """
     layers = trainable_batch_norms(model)
     if not layers:
