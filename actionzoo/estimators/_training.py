@@ -10,6 +10,10 @@
   released (see :func:`released_traces`);
 * a non-finite loss stops the fit with an error naming the epoch and step
   (:class:`FiniteLossGuard`); :func:`check_finite` does the same for outputs;
+* after a fit too short for the BatchNormalization moving averages to forget
+  their initial values, the statistics are recomputed from training batches
+  (:mod:`actionzoo.estimators._batch_norm_statistics`; not under a
+  ``tf.distribute`` strategy, whose statistics stay Keras' averages);
 * under a ``tf.distribute`` strategy the data is sharded, and under a
   multi-worker strategy the model gets its own step functions
   (:func:`_multi_worker_steps`) instead of patched Keras internals.
@@ -22,6 +26,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from actionzoo.estimators._batch_norm_statistics import (
+    recalibrate_batch_norm,
+    statistics_are_stale,
+    trainable_batch_norms,
+)
 from actionzoo.estimators._distribution import (
     average_non_trainable,
     backup_callback,
@@ -226,6 +235,18 @@ def train_model(model, data, *, owner, epochs, callbacks=(), verbose=0, validati
     -------
     dict
         The Keras history: ``{metric: [value per epoch]}`` as floats.
+
+    Notes
+    -----
+    When some trainable BatchNormalization layer's moving averages still hold
+    more than 1% of their initial values (``momentum ** steps > 0.01`` for the
+    optimizer's total step count: fewer than 44 steps at momentum 0.9), the
+    model's inference output would run on statistics of the initial weights;
+    they are then recomputed from up to 64 training batches
+    (:func:`~actionzoo.estimators._batch_norm_statistics.recalibrate_batch_norm`,
+    one forward pass each, drawn under the caller's seed). A longer fit keeps
+    the statistics Keras trained, as does a fit under ``strategy`` (each
+    replica sees only its shard there).
     """
     callbacks = [FiniteLossGuard(owner), *callbacks]
     skip_log = getattr(data, "skip_log", None)  # a video pipeline's record of bad files
@@ -248,6 +269,9 @@ def train_model(model, data, *, owner, epochs, callbacks=(), verbose=0, validati
             if files is not None:
                 files.check()  # the pipeline ended short because a file failed
             raise
+        if strategy is None and statistics_are_stale(trainable_batch_norms(model),
+                                                     int(model.optimizer.iterations)):
+            recalibrate_batch_norm(model, data)
     if strategy is not None:
         average_non_trainable(model, strategy)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
