@@ -36,7 +36,32 @@ def quick_options(script, directory):
     """Options a script's quick run needs besides --quick --seeds 1 --doc."""
     if os.path.basename(script) == "corrnet_pretrained.py":  # starts from a checkpoint file
         return ["--checkpoint", str(torchvision_r2plus1d_checkpoint(directory))]
+    if os.path.basename(script) == "correlation_net.py":  # both correlations, side by side
+        return ["--variants", "corrnet", "corrnet_raw"]
     return []
+
+
+_QUICK_RUNS = {}
+
+
+@pytest.fixture
+def quick_run(tmp_path_factory):
+    """Run a script with --quick --seeds 1 once per test session, on a page of its own.
+
+    Returns ``(completed process, page text)``; the page starts with hand-written text.
+    """
+    def run(script):
+        if script not in _QUICK_RUNS:
+            directory = tmp_path_factory.mktemp(os.path.basename(script)[:-3])
+            page = directory / "reproduction.md"
+            page.write_text("# page\n\nhand-written text stays\n")
+            done = subprocess.run(
+                [sys.executable, script, "--quick", "--seeds", "1", "--doc", str(page)]
+                + quick_options(script, directory),
+                cwd=directory, capture_output=True, text=True, timeout=600)
+            _QUICK_RUNS[script] = done, page.read_text()
+        return _QUICK_RUNS[script]
+    return run
 
 
 def test_every_paper_claim_has_a_script():
@@ -45,16 +70,11 @@ def test_every_paper_claim_has_a_script():
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
-def test_quick_run_writes_its_table_between_markers(script, tmp_path):
-    page = tmp_path / "reproduction.md"
-    page.write_text("# page\n\nhand-written text stays\n")
+def test_quick_run_writes_its_table_between_markers(script, quick_run):
     doc = os.path.join(ROOT, "docs", "reproduction.md")
     before = open(doc).read()
-    run = subprocess.run([sys.executable, script, "--quick", "--seeds", "1", "--doc", str(page)]
-                         + quick_options(script, tmp_path),
-                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    run, text = quick_run(script)
     assert run.returncode == 0, run.stderr[-3000:]
-    text = page.read_text()
     assert text.startswith("# page\n\nhand-written text stays\n")
     blocks = re.findall(r"<!-- results:(\w+) start -->\n(.*?)\n<!-- results:\1 end -->", text,
                         re.S)
@@ -100,14 +120,9 @@ def test_verdict_weighs_the_difference_against_the_seed_spread():
     assert verdict([0.9, 0.9, 0.699, 0.699, 0.699], 0.7) == "on par"
 
 
-def test_correlation_net_puts_the_paper_beside_ours_for_each_variant(tmp_path):
-    page = tmp_path / "reproduction.md"
-    script = os.path.join(ROOT, "experiments", "correlation_net.py")
-    run = subprocess.run([sys.executable, script, "--quick", "--seeds", "1", "--doc", str(page),
-                          "--variants", "corrnet", "corrnet_raw"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+def test_correlation_net_puts_the_paper_beside_ours_for_each_variant(quick_run):
+    run, block = quick_run(os.path.join(ROOT, "experiments", "correlation_net.py"))
     assert run.returncode == 0, run.stderr[-3000:]
-    block = page.read_text()
     # paper Table 3 (L=16), seed, test and time-reversed accuracy, loss at epoch 1, seconds
     figures = r" \| 0 \| (?:0\.\d{3}|1\.000) \| (?:0\.\d{3}|1\.000) \| (\d+\.\d{2}) \| \d+ \|"
     corrnet = re.search(r"\| CorrNet-26 \| 73\.4 / 38\.5 / 27\.0" + figures, block)
