@@ -31,8 +31,8 @@ Two measurements (the optional first argument):
 
 Commands::
 
-    python experiments/correlation_net.py --groups 30 --epochs 20 --seeds 2   # the page's run
-    python experiments/correlation_net.py --groups 60 --seeds 2   # 320 / 160 videos
+    python experiments/correlation_net.py --groups 30 --epochs 20 --seeds 2   # 160 / 80 videos
+    python experiments/correlation_net.py --groups 60 --seeds 2   # 320 / 160: the page's run
     python experiments/correlation_net.py --groups 120 --seeds 2  # 640 / 320 videos
     python experiments/correlation_net.py --quick           # seconds; the test suite
     python experiments/correlation_net.py overflow
@@ -44,8 +44,8 @@ Times measured on this 2-core machine while it was shared by several
 concurrent jobs (load average 6 to 9), all three variants, two seeds:
 ``--groups 30`` (160 / 80 videos), 20 epochs (400 steps): 17 minutes (one
 variant and seed 120-229 s); ``--groups 60`` (320 / 160 videos, 800 steps):
-24 minutes (163-323 s). Both fit the 40 minutes an experiment may take
-there; the page shows the ``--groups 30`` run. ``--groups 120 --seeds 2``
+24 minutes (163-323 s) alone, 38 minutes beside the test suite (107-565 s);
+the page shows this run, the largest that trained in under an hour here. ``--groups 120 --seeds 2``
 (the 640-video comparison) would take about 50 minutes by the same rate; it
 is the command for an idle machine.
 """
