@@ -52,7 +52,6 @@ is the command for an idle machine.
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -102,8 +101,6 @@ def estimator(variant, settings, seed, verbose=0):
 
 
 def compare(args):
-    from actionzoo.data import read_video
-
     scale = "quick" if args.quick else args.scale
     settings = dict(SCALES[scale])
     if args.epochs is not None:
@@ -114,16 +111,14 @@ def compare(args):
     rows = []
     with tempfile.TemporaryDirectory(prefix="actionzoo-corrnet-") as root:
         X_train, y_train, X_test, y_test = _data.direction_split(root, groups, **VIDEO[scale])
-        reversed_test = np.stack([read_video(path)[::-1] for path in X_test])
+        reversed_test = _data.reversed_videos(X_test)
         videos = f"{len(X_train)} training / {len(X_test)} test videos"
         print(f"{videos}, settings {settings}", flush=True)
         for seed in range(args.seeds):
             for variant in args.variants:
-                start = time.perf_counter()
-                clf = estimator(variant, settings, seed, args.verbose).fit(X_train, y_train)
-                row = dict(variant=variant, seed=seed, test=clf.score(X_test, y_test),
-                           reversed=clf.score(reversed_test, y_test),
-                           loss=clf.history_["loss"], seconds=time.perf_counter() - start)
+                row = _data.scored_fit(estimator(variant, settings, seed, args.verbose),
+                                       X_train, y_train, X_test, y_test, reversed_test,
+                                       variant=variant, seed=seed)
                 rows.append(row)
                 print(format_row(row), flush=True)
     _report.publish(args, "correlation_net", table(rows), reading(rows, videos))

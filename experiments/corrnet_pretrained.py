@@ -52,7 +52,6 @@ Commands::
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -137,20 +136,15 @@ def compare(args):
     rows = []
     with tempfile.TemporaryDirectory(prefix="actionzoo-corrnet-pretrained-") as root:
         start = starting_weights(args.checkpoint, root)
-        from actionzoo.data import read_video
-
         X_train, y_train, X_test, y_test = _data.direction_split(root, groups, **VIDEO[scale])
-        reversed_test = np.stack([read_video(path)[::-1] for path in X_test])
+        reversed_test = _data.reversed_videos(X_test)
         videos = f"{len(X_train)} training / {len(X_test)} test videos"
         print(f"{videos}, backbone {backbone}, settings {settings}", flush=True)
         for seed in range(args.seeds):
             for variant in VARIANTS:
-                begin = time.perf_counter()
-                clf = estimator(variant, settings, start, seed, args.verbose)
-                clf.fit(X_train, y_train)
-                row = dict(variant=variant, seed=seed, test=clf.score(X_test, y_test),
-                           reversed=clf.score(reversed_test, y_test),
-                           loss=clf.history_["loss"], seconds=time.perf_counter() - begin)
+                row = _data.scored_fit(estimator(variant, settings, start, seed, args.verbose),
+                                       X_train, y_train, X_test, y_test, reversed_test,
+                                       variant=variant, seed=seed)
                 rows.append(row)
                 print(row, flush=True)
     _report.publish(args, "corrnet_pretrained", table(rows, backbone),
